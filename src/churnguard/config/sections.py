@@ -1,0 +1,47 @@
+"""Settings sections owned by the foundation: warehouse, operational database, ingest, privacy."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["IngestSettings", "OperationalSettings", "PrivacySettings", "WarehouseSettings"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseSettings(_Section):
+    """The analytical plane: where contract tables, snapshots and scores live."""
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the workspace")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
+    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB'")
+
+
+class OperationalSettings(_Section):
+    """The operational plane: registry, warnings, campaigns, users, audit."""
+
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default: SQLite file operational.db in the workspace",
+    )
+
+
+class IngestSettings(_Section):
+    encoding: Literal["auto", "utf-8", "gbk"] = "auto"
+    mapping: str | None = Field(
+        None, description="column mapping file (YAML/TOML), relative to the workspace"
+    )
+
+
+class PrivacySettings(_Section):
+    clear_text_roles: tuple[str, ...] = Field(
+        ("admin",), description="roles that may see phone numbers, names and ID numbers in clear"
+    )
+    export_clear_text: bool = Field(
+        False, description="worklists and exports show personal data in clear"
+    )

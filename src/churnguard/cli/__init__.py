@@ -61,7 +61,14 @@ def init(workspace: WorkspaceOpt = None) -> None:
 
 
 # Each module has `register(app)`; a stage adds its module here when it lands.
-_COMMAND_MODULES = ("simulate_cmd", "ingest_cmd", "features_cmd", "model_cmd", "table_cmd", "demo_cmd")
+_COMMAND_MODULES = (
+    "simulate_cmd",
+    "ingest_cmd",
+    "features_cmd",
+    "model_cmd",
+    "table_cmd",
+    "demo_cmd",
+)
 
 
 def _register() -> None:
@@ -83,22 +90,8 @@ def main() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _register()
     try:
-        app(standalone_mode=False)
+        # Standalone mode: Typer reports usage errors itself (exit 2).
+        app()
     except ChurnguardError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise SystemExit(1) from None
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except typer.Abort:
-        err_console.print("[bold red]aborted[/]")
-        raise SystemExit(130) from None
-    except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted[/]")
-        raise SystemExit(130) from None
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show(file=sys.stderr)
-            raise SystemExit(exc.exit_code) from None
-        raise

@@ -10,12 +10,16 @@ __all__ = ["LabelSettings"]
 class LabelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    horizon_months: int = Field(1, ge=1, le=12, description="churn within N months after the snapshot")
+    horizon_months: int = Field(
+        1, ge=1, le=12, description="churn within N months after the snapshot"
+    )
     voluntary_reasons: tuple[str, ...] = ("port_out", "voluntary_cancel", "inactivity")
     passive_reasons: tuple[str, ...] = ("arrears_disconnect",)
     inactivity_months: int = Field(
-        2, ge=1, le=12,
-        description="prepaid / TV: no usage and no payment for N months is churn, dated at the start",
+        2,
+        ge=1,
+        le=12,
+        description="prepaid/TV: no usage and no payment for N months is churn, dated at its start",
     )
     inactivity_service_types: tuple[str, ...] = ("tv",)
     inactivity_payment_types: tuple[str, ...] = ("prepaid",)

@@ -19,6 +19,8 @@ class ModelSettings(BaseModel):
     retention_success: float = Field(
         0.3, gt=0, le=1, description="share of contacted churners kept (EMP's gamma mean)"
     )
-    customer_value_months: int = Field(12, ge=1, description="months of ARPU a kept customer is worth")
+    customer_value_months: int = Field(
+        12, ge=1, description="months of ARPU a kept customer is worth"
+    )
     psi_limit: float = Field(0.2, gt=0, description="PSI above which drift recommends retraining")
     auc_drop_limit: float = Field(0.03, gt=0, description="AUC fall that recommends retraining")

@@ -1,4 +1,4 @@
-"""Reason codes for rejected rows: shared by ingest (quarantine) and the simulator's dirt manifest."""
+"""Reason codes for rejected rows, shared by ingest (quarantine) and the simulator's dirt."""
 
 from __future__ import annotations
 

@@ -30,7 +30,9 @@ PASSIVE_CHURN_REASONS = ("arrears_disconnect",)
 NATURAL_CHURN_REASONS = ("relocation", "deceased", "other")
 
 _SUB = Column("subscriber_id", T.STRING, "Subscriber identifier", "用户标识", required=True)
-_MONTH = Column("month", T.MONTH, "Month (first day of the month)", "账期月份（月初日期）", required=True)
+_MONTH = Column(
+    "month", T.MONTH, "Month (first day of the month)", "账期月份（月初日期）", required=True
+)
 _CHANNELS = ("app", "hall", "call_center", "web", "wechat", "regulator", "other")
 
 
@@ -52,29 +54,55 @@ SUBSCRIBERS = TableSchema(
         Column("id_number", T.STRING, "National ID number", "身份证号", personal=True),
         Column("email", T.STRING, "E-mail address", "电子邮箱", personal=True),
         Column(
-            "service_type", T.STRING, "Service type", "业务类型", required=True,
+            "service_type",
+            T.STRING,
+            "Service type",
+            "业务类型",
+            required=True,
             allowed=SERVICE_TYPES,
         ),
         Column("activation_date", T.DATE, "Activation date", "入网日期", required=True),
         Column("plan_id", T.STRING, "Current plan", "当前套餐"),
-        Column("monthly_fee", T.FLOAT, "Monthly fee of the plan", "套餐月费", minimum=0,
-               maximum=100000, unit="CNY"),
+        Column(
+            "monthly_fee",
+            T.FLOAT,
+            "Monthly fee of the plan",
+            "套餐月费",
+            minimum=0,
+            maximum=100000,
+            unit="CNY",
+        ),
         Column("contract_end_date", T.DATE, "Contract end date", "合约到期日"),
-        Column("payment_type", T.STRING, "Prepaid or postpaid", "付费方式（预付费/后付费）",
-               allowed=("prepaid", "postpaid")),
-        Column("customer_type", T.STRING, "Individual or group (corporate) customer",
-               "客户类型（个人/集团）", allowed=("individual", "group")),
+        Column(
+            "payment_type",
+            T.STRING,
+            "Prepaid or postpaid",
+            "付费方式（预付费/后付费）",
+            allowed=("prepaid", "postpaid"),
+        ),
+        Column(
+            "customer_type",
+            T.STRING,
+            "Individual or group (corporate) customer",
+            "客户类型（个人/集团）",
+            allowed=("individual", "group"),
+        ),
         Column("group_id", T.STRING, "Corporate group / VPMN group", "集团客户/VPMN群编号"),
         Column("region", T.STRING, "Region", "地市/区域"),
-        Column("acquisition_channel", T.STRING, "Channel the customer joined through",
-               "入网渠道"),
+        Column("acquisition_channel", T.STRING, "Channel the customer joined through", "入网渠道"),
         Column("age", T.INT, "Age in years", "年龄", minimum=0, maximum=120, unit="years"),
         Column("gender", T.STRING, "Gender", "性别", allowed=("M", "F", "U")),
-        Column("status", T.STRING, "Account status", "账户状态",
-               allowed=("active", "suspended", "churned")),
+        Column(
+            "status",
+            T.STRING,
+            "Account status",
+            "账户状态",
+            allowed=("active", "suspended", "churned"),
+        ),
         Column("churn_date", T.DATE, "Date the subscriber left", "离网日期"),
-        Column("churn_reason", T.STRING, "Why the subscriber left", "离网原因",
-               allowed=CHURN_REASONS),
+        Column(
+            "churn_reason", T.STRING, "Why the subscriber left", "离网原因", allowed=CHURN_REASONS
+        ),
         Column("marketing_opt_out", T.BOOL, "Refuses marketing contacts", "拒绝营销联系"),
     ),
 )
@@ -89,13 +117,33 @@ PLANS = TableSchema(
     columns=(
         Column("plan_id", T.STRING, "Plan identifier", "套餐编号", required=True),
         Column("plan_name", T.STRING, "Plan name", "套餐名称"),
-        Column("service_type", T.STRING, "Service type", "业务类型", required=True,
-               allowed=SERVICE_TYPES),
-        Column("monthly_fee", T.FLOAT, "Monthly fee", "月费", required=True, minimum=0,
-               maximum=100000, unit="CNY"),
+        Column(
+            "service_type",
+            T.STRING,
+            "Service type",
+            "业务类型",
+            required=True,
+            allowed=SERVICE_TYPES,
+        ),
+        Column(
+            "monthly_fee",
+            T.FLOAT,
+            "Monthly fee",
+            "月费",
+            required=True,
+            minimum=0,
+            maximum=100000,
+            unit="CNY",
+        ),
         Column("data_quota_mb", T.FLOAT, "Included data", "套内流量", minimum=0, unit="MB"),
-        Column("voice_quota_min", T.FLOAT, "Included voice minutes", "套内通话分钟",
-               minimum=0, unit="min"),
+        Column(
+            "voice_quota_min",
+            T.FLOAT,
+            "Included voice minutes",
+            "套内通话分钟",
+            minimum=0,
+            unit="min",
+        ),
     ),
 )
 
@@ -115,14 +163,32 @@ USAGE = TableSchema(
         _count("sms", "SMS sent", "短信条数", "SMS"),
         _count("data_mb", "Mobile/broadband data", "流量", "MB"),
         _count("offnet_minutes", "Minutes to other operators", "网外通话时长", "min"),
-        _count("call_forward_offnet", "Calls forwarded to other operators' numbers",
-               "呼叫转移至异网号码次数", "calls"),
+        _count(
+            "call_forward_offnet",
+            "Calls forwarded to other operators' numbers",
+            "呼叫转移至异网号码次数",
+            "calls",
+        ),
         _count("roaming_minutes", "Roaming minutes", "漫游通话时长", "min"),
-        Column("active_days", T.INT, "Days with any activity", "活跃天数", minimum=0,
-               maximum=31, unit="days"),
+        Column(
+            "active_days",
+            T.INT,
+            "Days with any activity",
+            "活跃天数",
+            minimum=0,
+            maximum=31,
+            unit="days",
+        ),
         _count("viewing_hours", "TV viewing hours", "收视时长", "h"),
-        Column("device_offline_days", T.INT, "Set-top box / modem offline days",
-               "机顶盒/光猫离线天数", minimum=0, maximum=31, unit="days"),
+        Column(
+            "device_offline_days",
+            T.INT,
+            "Set-top box / modem offline days",
+            "机顶盒/光猫离线天数",
+            minimum=0,
+            maximum=31,
+            unit="days",
+        ),
     ),
 )
 
@@ -136,14 +202,35 @@ BILLING = TableSchema(
     columns=(
         _SUB,
         _MONTH,
-        Column("amount_due", T.FLOAT, "Amount billed", "应收金额", minimum=0,
-               maximum=1_000_000, unit="CNY"),
-        Column("amount_paid", T.FLOAT, "Amount paid (top-up for prepaid)", "实缴金额",
-               minimum=0, maximum=1_000_000, unit="CNY"),
+        Column(
+            "amount_due",
+            T.FLOAT,
+            "Amount billed",
+            "应收金额",
+            minimum=0,
+            maximum=1_000_000,
+            unit="CNY",
+        ),
+        Column(
+            "amount_paid",
+            T.FLOAT,
+            "Amount paid (top-up for prepaid)",
+            "实缴金额",
+            minimum=0,
+            maximum=1_000_000,
+            unit="CNY",
+        ),
         Column("due_date", T.DATE, "Payment due date", "缴费截止日"),
         Column("paid_date", T.DATE, "Payment date", "缴费日期"),
-        Column("arrears_balance", T.FLOAT, "Outstanding balance after the month", "欠费余额",
-               minimum=0, maximum=1_000_000, unit="CNY"),
+        Column(
+            "arrears_balance",
+            T.FLOAT,
+            "Outstanding balance after the month",
+            "欠费余额",
+            minimum=0,
+            maximum=1_000_000,
+            unit="CNY",
+        ),
     ),
 )
 
@@ -157,10 +244,17 @@ COMPLAINTS = TableSchema(
     columns=(
         Column("complaint_id", T.STRING, "Complaint identifier", "投诉工单号", required=True),
         _SUB,
-        Column("created_at", T.TIMESTAMP, "When the complaint was filed", "投诉时间",
-               required=True),
-        Column("category", T.STRING, "Complaint category", "投诉类别", required=True,
-               allowed=("network", "billing", "service", "price", "other")),
+        Column(
+            "created_at", T.TIMESTAMP, "When the complaint was filed", "投诉时间", required=True
+        ),
+        Column(
+            "category",
+            T.STRING,
+            "Complaint category",
+            "投诉类别",
+            required=True,
+            allowed=("network", "billing", "service", "price", "other"),
+        ),
         Column("channel", T.STRING, "Channel of the complaint", "投诉渠道", allowed=_CHANNELS),
         Column("text", T.STRING, "Complaint text", "投诉内容"),
         Column("resolved_at", T.TIMESTAMP, "When it was resolved (empty: open)", "办结时间"),
@@ -178,14 +272,42 @@ NETWORK_QUALITY = TableSchema(
     columns=(
         _SUB,
         _MONTH,
-        Column("dropped_call_rate", T.FLOAT, "Dropped-call rate", "掉话率", minimum=0,
-               maximum=1, unit="ratio"),
-        Column("avg_signal_dbm", T.FLOAT, "Average signal strength", "平均信号强度",
-               minimum=-150, maximum=-20, unit="dBm"),
-        Column("avg_download_mbps", T.FLOAT, "Average download speed", "平均下载速率",
-               minimum=0, maximum=10000, unit="Mbps"),
-        Column("outage_minutes", T.FLOAT, "Service outage minutes", "断网/故障时长",
-               minimum=0, maximum=44640, unit="min"),
+        Column(
+            "dropped_call_rate",
+            T.FLOAT,
+            "Dropped-call rate",
+            "掉话率",
+            minimum=0,
+            maximum=1,
+            unit="ratio",
+        ),
+        Column(
+            "avg_signal_dbm",
+            T.FLOAT,
+            "Average signal strength",
+            "平均信号强度",
+            minimum=-150,
+            maximum=-20,
+            unit="dBm",
+        ),
+        Column(
+            "avg_download_mbps",
+            T.FLOAT,
+            "Average download speed",
+            "平均下载速率",
+            minimum=0,
+            maximum=10000,
+            unit="Mbps",
+        ),
+        Column(
+            "outage_minutes",
+            T.FLOAT,
+            "Service outage minutes",
+            "断网/故障时长",
+            minimum=0,
+            maximum=44640,
+            unit="min",
+        ),
     ),
 )
 
@@ -200,9 +322,24 @@ INTERACTIONS = TableSchema(
         _SUB,
         Column("ts", T.TIMESTAMP, "When", "接触时间", required=True),
         Column("channel", T.STRING, "Channel", "渠道", required=True, allowed=_CHANNELS),
-        Column("kind", T.STRING, "Kind of interaction", "接触类型", required=True,
-               allowed=("inquiry", "bill_query", "plan_change", "cancel_inquiry",
-                        "port_out_query", "top_up", "service_request", "complaint", "other")),
+        Column(
+            "kind",
+            T.STRING,
+            "Kind of interaction",
+            "接触类型",
+            required=True,
+            allowed=(
+                "inquiry",
+                "bill_query",
+                "plan_change",
+                "cancel_inquiry",
+                "port_out_query",
+                "top_up",
+                "service_request",
+                "complaint",
+                "other",
+            ),
+        ),
     ),
 )
 
@@ -218,8 +355,15 @@ PLAN_CHANGES = TableSchema(
         Column("changed_at", T.TIMESTAMP, "When", "变更时间", required=True),
         Column("from_plan", T.STRING, "Previous plan", "原套餐"),
         Column("to_plan", T.STRING, "New plan", "新套餐", required=True),
-        Column("fee_delta", T.FLOAT, "Change of monthly fee (negative: downgrade)",
-               "月费变化（负数为降档）", minimum=-100000, maximum=100000, unit="CNY"),
+        Column(
+            "fee_delta",
+            T.FLOAT,
+            "Change of monthly fee (negative: downgrade)",
+            "月费变化（负数为降档）",
+            minimum=-100000,
+            maximum=100000,
+            unit="CNY",
+        ),
     ),
 )
 
@@ -233,10 +377,10 @@ SURVEYS = TableSchema(
     columns=(
         _SUB,
         Column("surveyed_at", T.TIMESTAMP, "When", "调查时间", required=True),
-        Column("csat", T.INT, "Satisfaction score 1–5", "满意度评分（1–5）", minimum=1,
-               maximum=5),
-        Column("nps", T.INT, "Likelihood to recommend 0–10", "推荐意愿（0–10）", minimum=0,
-               maximum=10),
+        Column("csat", T.INT, "Satisfaction score 1–5", "满意度评分（1–5）", minimum=1, maximum=5),
+        Column(
+            "nps", T.INT, "Likelihood to recommend 0–10", "推荐意愿（0–10）", minimum=0, maximum=10
+        ),
         Column("comment", T.STRING, "Free-text comment", "意见内容"),
     ),
 )

@@ -16,7 +16,9 @@ class _Section(BaseModel):
 class WarehouseSettings(_Section):
     """The analytical plane: where contract tables, snapshots and scores live."""
 
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="engine of the monthly batch: embedded DuckDB or Spark"
+    )
     path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the workspace")
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB'")
@@ -32,13 +34,19 @@ class OperationalSettings(_Section):
 
 
 class IngestSettings(_Section):
-    encoding: Literal["auto", "utf-8", "gbk"] = "auto"
+    """Reading an operator's export files."""
+
+    encoding: Literal["auto", "utf-8", "gbk"] = Field(
+        "auto", description="CSV encoding; auto tries UTF-8 then GBK"
+    )
     mapping: str | None = Field(
         None, description="column mapping file (YAML/TOML), relative to the workspace"
     )
 
 
 class PrivacySettings(_Section):
+    """Who sees personal data (phone numbers, names, ID numbers) in clear."""
+
     clear_text_roles: tuple[str, ...] = Field(
         ("admin",), description="roles that may see phone numbers, names and ID numbers in clear"
     )

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from .labels import LabelSettings
 from .models import ModelSettings
 from .sections import IngestSettings, OperationalSettings, PrivacySettings, WarehouseSettings
+from .value import ValueSettings
 
 __all__ = [
     "CONFIG_FILE",
@@ -29,6 +30,7 @@ __all__ = [
     "OperationalSettings",
     "PrivacySettings",
     "Settings",
+    "ValueSettings",
     "WarehouseSettings",
     "load_settings",
     "resolve_workspace",
@@ -55,6 +57,7 @@ class Settings(BaseModel):
     privacy: PrivacySettings = PrivacySettings()
     labels: LabelSettings = LabelSettings()
     models: ModelSettings = ModelSettings()
+    value: ValueSettings = ValueSettings()
 
     @property
     def warehouse_path(self) -> Path:

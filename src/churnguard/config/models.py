@@ -1,6 +1,8 @@
-"""Model-lab settings: families, champion choice and the economics of EMP."""
+"""Model-lab settings: families, champion choice, calibration, drift limits and the economics of EMP."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,17 +12,39 @@ __all__ = ["ModelSettings"]
 class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    families: tuple[str, ...] = ("logistic", "tree", "forest", "svm", "mlp", "lightgbm")
+    families: tuple[str, ...] = ("logistic", "tree", "forest", "svm", "mlp", "lightgbm", "blend")
     snapshots: int = Field(6, ge=2, le=36, description="monthly snapshots in a training set")
     champion_metric: str = Field("pr_auc", description="metric on the out-of-time month")
+    calibration: Literal["isotonic", "platt"] = Field(
+        "isotonic", description="calibration of the champion on the out-of-time month"
+    )
     seed: int = 42
+    threads: int = Field(1, ge=1, description="threads per estimator (LightGBM, forests)")
+    max_train_rows: int = Field(
+        200_000,
+        ge=1_000,
+        description="stratified subsample cap for slow families (svm, mlp, forest)",
+    )
+    reasons_top: int = Field(3, ge=1, le=10, description="top reasons rendered per customer")
+    explain_share: float = Field(
+        1.0, gt=0, le=1, description="share of highest-risk customers given reasons when scoring"
+    )
     offer_cost: float = Field(20.0, ge=0, description="cost of one retention offer (EMP)")
     contact_cost: float = Field(1.0, ge=0, description="cost of one contact (EMP)")
     retention_success: float = Field(
-        0.3, gt=0, le=1, description="share of contacted churners kept (EMP's gamma mean)"
+        0.3, gt=0, lt=1, description="share of contacted churners kept (EMP's gamma mean)"
+    )
+    monthly_value: float = Field(
+        50.0, gt=0, description="monthly margin of a typical customer (EMP's CLV = this x months)"
     )
     customer_value_months: int = Field(
-        12, ge=1, description="months of ARPU a kept customer is worth"
+        12, ge=1, description="months of value a kept customer is worth"
+    )
+    operating_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="probability above which a customer is contacted (unset: profit-maximising)",
     )
     psi_limit: float = Field(0.2, gt=0, description="PSI above which drift recommends retraining")
     auc_drop_limit: float = Field(0.03, gt=0, description="AUC fall that recommends retraining")

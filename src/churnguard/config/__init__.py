@@ -20,6 +20,7 @@ from .labels import LabelSettings
 from .models import ModelSettings
 from .sections import IngestSettings, OperationalSettings, PrivacySettings, WarehouseSettings
 from .value import ValueSettings
+from .warnings import WarningSettings
 
 __all__ = [
     "CONFIG_FILE",
@@ -32,6 +33,7 @@ __all__ = [
     "Settings",
     "ValueSettings",
     "WarehouseSettings",
+    "WarningSettings",
     "load_settings",
     "resolve_workspace",
 ]
@@ -58,6 +60,7 @@ class Settings(BaseModel):
     labels: LabelSettings = LabelSettings()
     models: ModelSettings = ModelSettings()
     value: ValueSettings = ValueSettings()
+    warnings: WarningSettings = WarningSettings()
 
     @property
     def warehouse_path(self) -> Path:

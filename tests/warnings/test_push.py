@@ -36,7 +36,7 @@ def test_webhook_is_signed_and_retried_until_accepted() -> None:
 
 def test_webhook_gives_up_and_says_what_to_do() -> None:
     with http_receiver(lambda n, req: 503) as (url, got):
-        with pytest.raises(PushError, match="failed after 3 attempts.*warn push"):
+        with pytest.raises(PushError, match=r"failed after 3 attempts.*warn push"):
             send_webhook(url, {}, secret=None, idempotency_key="k", retries=2, sleep=lambda s: None)
         assert len(got.requests) == 3
 
@@ -49,7 +49,7 @@ def test_webhook_does_not_retry_a_refusal() -> None:
 
 
 def test_unreachable_webhook_is_retried() -> None:
-    with pytest.raises(PushError, match="URLError|ConnectionRefused"):
+    with pytest.raises(PushError, match=r"URLError|ConnectionRefused"):
         send_webhook(
             "http://127.0.0.1:9/none",
             {},

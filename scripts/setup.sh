@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the test suite uses: Java runs local Spark, libgomp serves LightGBM.
-DEBS=(openjdk-17-jre-headless libgomp1)
+# Debian packages the test suite uses: Java runs local Spark, libgomp serves LightGBM,
+# PostgreSQL is started by the tests as the operational database.
+DEBS=(openjdk-17-jre-headless libgomp1 postgresql)
 
 system() {
   local missing=()

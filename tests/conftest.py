@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 def workspace(tmp_path: Path) -> Settings:
     """A new, empty workspace with default settings."""
     return load_settings(tmp_path / "ws", create=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server started for this test session (SQLAlchemy URL)."""
+    from tests.support.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url

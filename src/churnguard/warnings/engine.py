@@ -1,0 +1,299 @@
+"""Turn scores, value and rule hits into graded warnings — vectorized end to end.
+
+Rules run inside the engine (Ibis); only candidates (above the yellow
+threshold, or hit by a rule) come back to pandas, where levels, reasons,
+churn type, queue and deadline are set column by column, never row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from ..config.warnings import WarningSettings
+from .deadlines import deadlines
+from .levels import LEVEL_RANK, LevelThresholds, assign_levels, thresholds_for
+from .rules import GroupCollectiveRule, Rule, RuleSet, ThresholdRule
+from .triage import churn_type, next_step, route
+
+__all__ = ["WarningBatch", "evaluate"]
+
+_CONTEXT = (
+    "service_type",
+    "payment_type",
+    "customer_type",
+    "group_id",
+    "region",
+    "value_tier",
+    "clv",
+    "arpu_3m",
+    "lifecycle",
+    "marketing_opt_out",
+)
+_MODEL_REASONS = ("top_reasons_zh", "top_reasons_en", "top_categories")
+_SEP = {"zh": "；", "en": "; "}
+
+
+@dataclass(frozen=True)
+class WarningBatch:
+    """The warnings of one run, before deduplication against earlier runs."""
+
+    as_of: date
+    run_date: date
+    thresholds: LevelThresholds
+    warnings: pd.DataFrame
+    groups: pd.DataFrame
+    candidates: int
+    scored: int
+
+
+def _rule_columns(rule: Rule) -> tuple[str, str]:
+    return f"_hit_{rule.code}", f"_val_{rule.code}"
+
+
+def _render(values: pd.Series, rule: Rule, lang: str) -> pd.Series:
+    """The rule's title with each value, vectorized: prefix + formatted value + suffix."""
+    template = rule.title_zh if lang == "zh" else rule.title_en
+    prefix, _, suffix = template.partition("{value}")
+    v = values.astype(float)
+    if rule.format == "pct_change":
+        text = (v.abs() * 100).round().astype("Int64").astype("string")
+    elif rule.format == "share_pct":
+        text = (v * 100).round().astype("Int64").astype("string")
+    elif rule.format == "integer":
+        text = v.round().astype("Int64").astype("string")
+    else:
+        text = v.round(1).astype("string")
+    return prefix + text.fillna("?") + suffix
+
+
+def evaluate(
+    base: ir.Table,
+    *,
+    rules: RuleSet,
+    settings: WarningSettings,
+    as_of: date,
+    run_date: date,
+) -> WarningBatch:
+    """Warnings for one as-of month.
+
+    Parameters
+    ----------
+    base
+        One row per active subscriber: ``subscriber_id``, ``churn_probability``
+        (calibrated), the value columns (``value_tier``, ``clv``, ...), the
+        feature columns the rules read, and optionally the model's reasons
+        (``top_reasons_zh``, ``top_reasons_en``: lists or text; ``top_categories``).
+    rules
+        Active rules of the workspace.
+    settings
+        Levels, deadlines, routing and passive-churn settings.
+    as_of, run_date
+        The snapshot month, and the day the warnings are raised (deadlines count
+        working days from it).
+    """
+    active = rules.active
+    rules.check_columns(base.columns)
+    days = {
+        "red": settings.deadline_working_days_red,
+        "orange": settings.deadline_working_days_orange,
+        "yellow": settings.deadline_working_days_yellow,
+    }
+    p_all = base.select("churn_probability", "clv").execute()
+    rank_value = None
+    if settings.levels.mode == "capacity" and settings.levels.rank_by == "expected_loss":
+        rank_value = p_all["churn_probability"] * p_all["clv"].fillna(0)
+    th = thresholds_for(
+        p_all["churn_probability"],
+        settings=settings.levels,
+        deadline_days=days,
+        rank_value=rank_value,
+    )
+
+    t = base
+    group_rules = [r for r in active if isinstance(r, GroupCollectiveRule)]
+    group_frames = []
+    for gr in group_rules:
+        counts = gr.group_counts(t)
+        hot = counts.filter(counts.affected >= gr.min_members).select(
+            _g=counts.group_id, **{f"_aff_{gr.code}": counts.affected}
+        )
+        t = t.left_join(hot, t[gr.group_column] == hot._g).drop("_g")
+        hit, val = _rule_columns(gr)
+        t = t.mutate(**{hit: t[f"_aff_{gr.code}"].notnull(), val: t[f"_aff_{gr.code}"]})
+        t = t.drop(f"_aff_{gr.code}")
+        group_frames.append((gr, counts.filter(counts.affected >= gr.min_members)))
+    for r in active:
+        if isinstance(r, ThresholdRule):
+            hit, val = _rule_columns(r)
+            t = t.mutate(**{hit: r.hit(t), val: r.value(t)})
+
+    hit_cols = [_rule_columns(r)[0] for r in active]
+    any_hit: ir.BooleanValue = ibis.literal(False)
+    for h in hit_cols:
+        any_hit = any_hit | t[h]
+    keep = [
+        c
+        for c in ("subscriber_id", "churn_probability", *_CONTEXT, *_MODEL_REASONS)
+        if c in t.columns
+    ]
+    if "arrears_streak" in t.columns and "arrears_streak" not in keep:
+        keep.append("arrears_streak")
+    rule_cols = [c for r in active for c in _rule_columns(r)]
+    cand = t.filter((t.churn_probability >= th.yellow) | any_hit).select(*keep, *rule_cols)
+    df = cand.execute()
+
+    warnings = _grade(
+        df, active=active, th=th, settings=settings, as_of=as_of, run_date=run_date, days=days
+    )
+    groups = _group_warnings(group_frames, t, settings=settings, run_date=run_date, days=days)
+    return WarningBatch(
+        as_of=as_of,
+        run_date=run_date,
+        thresholds=th,
+        warnings=warnings,
+        groups=groups,
+        candidates=len(df),
+        scored=len(p_all),
+    )
+
+
+def _grade(
+    df: pd.DataFrame,
+    *,
+    active: tuple[Rule, ...],
+    th: LevelThresholds,
+    settings: WarningSettings,
+    as_of: date,
+    run_date: date,
+    days: dict[str, int],
+) -> pd.DataFrame:
+    out = df[[c for c in df.columns if not c.startswith("_")]].copy()
+    model_level = assign_levels(df["churn_probability"], th)
+    rank = model_level.map(LEVEL_RANK).fillna(0).astype(int).to_numpy()
+    # rules in order of severity, so the first reasons are the most urgent
+    ordered = sorted(active, key=lambda r: -LEVEL_RANK[r.severity])
+    passive = np.zeros(len(df), dtype=bool)
+    codes = pd.Series("", index=df.index, dtype="string")
+    top_category = pd.Series(pd.NA, index=df.index, dtype="string")
+    reasons = {lang: pd.Series("", index=df.index, dtype="string") for lang in ("zh", "en")}
+    count = np.zeros(len(df), dtype=int)
+    n_max = settings.top_reasons
+    for r in ordered:
+        hit_col, val_col = _rule_columns(r)
+        hit = df[hit_col].fillna(False).astype(bool).to_numpy()
+        if not hit.any():
+            continue
+        rank = np.where(hit, np.maximum(rank, LEVEL_RANK[r.severity]), rank)
+        if r.passive:
+            passive |= hit
+        codes = codes.where(~hit, codes + np.where(codes == "", "", ",") + r.code)
+        top_category = top_category.where(~(hit & top_category.isna().to_numpy()), r.category)
+        room = hit & (count < n_max)
+        for lang in ("zh", "en"):
+            text = _render(df[val_col], r, lang)
+            sep = np.where(reasons[lang] == "", "", _SEP[lang])
+            reasons[lang] = reasons[lang].where(~room, reasons[lang] + sep + text)
+        count += room
+    if "arrears_streak" in df.columns:
+        passive |= (df["arrears_streak"].fillna(0) >= settings.passive_arrears_months).to_numpy()
+    for lang in ("zh", "en"):
+        col = f"top_reasons_{lang}"
+        if col in df.columns:
+            model = _as_text(df[col], _SEP[lang], n_max)
+            sep = np.where(reasons[lang] == "", "", _SEP[lang])
+            room = (count < n_max) & model.notna().to_numpy() & (model != "").to_numpy()
+            reasons[lang] = reasons[lang].where(~room, reasons[lang] + sep + model)
+    if "top_categories" in df.columns:
+        first = _as_text(df["top_categories"], ",", 1)
+        top_category = top_category.fillna(first)
+    inv = {v: k for k, v in LEVEL_RANK.items()}
+    out["level"] = pd.Series(rank, index=df.index).map(inv)
+    out["model_level"] = model_level
+    out["rule_codes"] = codes
+    out["reasons_zh"] = reasons["zh"]
+    out["reasons_en"] = reasons["en"]
+    out["top_category"] = top_category
+    out["passive"] = passive
+    out["churn_type"] = churn_type(top_category, passive=pd.Series(passive, index=df.index))
+    out["next_step_zh"] = next_step(out["churn_type"], lang="zh")
+    out["next_step_en"] = next_step(out["churn_type"], lang="en")
+    out["retention_target"] = ~passive
+    out = out[out["level"].notna()].copy()
+    out["queue"] = route(out, routes=settings.routes, default=settings.default_queue)
+    out["deadline"] = deadlines(
+        out["level"], start=run_date, working_days=days, holidays=settings.holidays
+    )
+    out["as_of"] = as_of
+    out["raised_on"] = run_date
+    order = out["level"].map(LEVEL_RANK).mul(-1)
+    return (
+        out.assign(_o=order)
+        .sort_values(["_o", "churn_probability"], ascending=[True, False])
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+
+
+def _as_text(values: pd.Series, sep: str, n: int) -> pd.Series:
+    """Model reasons given as lists or as text, as text with at most ``n`` items."""
+    first = values.dropna().head(1)
+    if not first.empty and isinstance(first.iloc[0], list | tuple | np.ndarray):
+        exploded = values.explode()
+        pos = exploded.groupby(level=0).cumcount()
+        kept = exploded[pos < n].dropna().astype(str)
+        joined = kept.groupby(level=0).agg(sep.join)
+        return joined.reindex(values.index).astype("string")
+    return values.astype("string")
+
+
+def _group_warnings(
+    group_frames: list[tuple[GroupCollectiveRule, ir.Table]],
+    t: ir.Table,
+    *,
+    settings: WarningSettings,
+    run_date: date,
+    days: dict[str, int],
+) -> pd.DataFrame:
+    frames = []
+    for rule, hot in group_frames:
+        g = hot.execute()
+        if g.empty:
+            continue
+        members = (
+            t.filter(t[rule.group_column].isin(g["group_id"].tolist()))
+            .select(group_id=t[rule.group_column], subscriber_id=t.subscriber_id)
+            .execute()
+        )
+        lists = members.groupby("group_id")["subscriber_id"].agg(lambda s: sorted(s))
+        g["members"] = g["group_id"].map(lists)
+        g["rule_code"] = rule.code
+        g["level"] = rule.severity
+        g["reason_zh"] = _render(g["affected"], rule, "zh")
+        g["reason_en"] = _render(g["affected"], rule, "en")
+        g["deadline"] = deadlines(
+            g["level"], start=run_date, working_days=days, holidays=settings.holidays
+        )
+        frames.append(g)
+    if not frames:
+        return pd.DataFrame(
+            columns=[
+                "group_id",
+                "churned",
+                "signalling",
+                "active_members",
+                "affected",
+                "members",
+                "rule_code",
+                "level",
+                "reason_zh",
+                "reason_en",
+                "deadline",
+            ]
+        )
+    return pd.concat(frames, ignore_index=True)

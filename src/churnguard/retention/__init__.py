@@ -1,0 +1,1 @@
+"""Retention: offer catalog, next best action under a budget, uplift, win-back, care programs."""

@@ -1,0 +1,1 @@
+"""Early warning: rules, levels, triage, deadlines, worklists and pushes to the team."""

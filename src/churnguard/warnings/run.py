@@ -1,0 +1,376 @@
+"""``churnguard warn``: one month's warnings from scores, value and rules, stored and pushed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.types as ir
+import pandas as pd
+import sqlalchemy as sa
+
+from ..errors import NotFoundError, StateError
+from ..months import month_start
+from ..value import customer_value, value_risk_matrix
+from ..value.customer_value import active_subscribers
+from ..warehouse.analytical import connect, table_exists
+from ..warehouse.analytical import raw as raw_duckdb
+from ..warehouse.operational import session_scope
+from .engine import WarningBatch, evaluate
+from .push import PushError, send_digest, send_webhook
+from .rules import load_rules
+from .store import RecordSummary, WarningPush, record
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = ["WarnResult", "push_warnings", "raise_warnings", "scoring_base"]
+
+log = logging.getLogger(__name__)
+
+_VALUE_COLUMNS = (
+    "value_tier",
+    "clv",
+    "margin_3m",
+    "lifecycle",
+    "loyalty",
+    "risk_band",
+    "rfm_segment",
+    "tenure_months",
+)
+_PROFILE_COLUMNS = (
+    "group_id",
+    "marketing_opt_out",
+    "service_type",
+    "payment_type",
+    "customer_type",
+    "region",
+)
+
+
+@dataclass
+class WarnResult:
+    """What ``warn`` did: thresholds, counts and the value × risk matrix."""
+
+    as_of: date
+    run_date: date
+    batch: WarningBatch
+    stored: RecordSummary
+    matrix: pd.DataFrame
+    model_version: str | None
+    seconds: float
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+
+    def counts(self, column: str) -> dict[str, int]:
+        w = self.batch.warnings
+        if column not in w.columns or w.empty:
+            return {}
+        return {str(k): int(v) for k, v in w[column].value_counts().items()}
+
+    def reason_counts(self) -> dict[str, int]:
+        w = self.batch.warnings
+        if w.empty:
+            return {}
+        codes = w["rule_codes"].fillna("").str.split(",").explode()
+        codes = codes[codes != ""]
+        by_rule = {f"rule:{k}": int(v) for k, v in codes.value_counts().items()}
+        by_cat = {
+            f"category:{k}": int(v) for k, v in w["top_category"].dropna().value_counts().items()
+        }
+        return by_cat | by_rule
+
+    def to_dict(self) -> dict[str, Any]:
+        w = self.batch.warnings
+        return {
+            "as_of": self.as_of.isoformat(),
+            "run_date": self.run_date.isoformat(),
+            "model_version": self.model_version,
+            "scored": self.batch.scored,
+            "warnings": len(w),
+            "thresholds": self.batch.thresholds.as_dict(),
+            "by_level": self.counts("level"),
+            "by_queue": self.counts("queue"),
+            "by_churn_type": self.counts("churn_type"),
+            "by_reason": self.reason_counts(),
+            "passive": int(w["passive"].sum()) if not w.empty else 0,
+            "group_warnings": len(self.batch.groups),
+            "stored": self.stored.to_dict(),
+            "value_risk_matrix": self.matrix.to_dict("records"),
+            "pushes": self.pushes,
+            "seconds": round(self.seconds, 2),
+            "sample": w.head(5)[
+                [
+                    "subscriber_id",
+                    "level",
+                    "churn_probability",
+                    "queue",
+                    "deadline",
+                    "reasons_zh",
+                    "reasons_en",
+                ]
+            ].to_dict("records")
+            if not w.empty
+            else [],
+        }
+
+
+def _latest_scores(backend: Any, *, as_of: date) -> tuple[ir.Table, str | None]:
+    con = raw_duckdb(backend)
+    if not table_exists(con, "scores"):
+        raise StateError(
+            f"no scores in the warehouse; run 'churnguard score --as-of {as_of:%Y-%m}' first"
+        )
+    row = con.execute(
+        "SELECT model_version FROM scores WHERE as_of = ? ORDER BY scored_at DESC LIMIT 1",
+        [as_of],
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(
+            f"no scores for {as_of:%Y-%m}; run 'churnguard score --as-of {as_of:%Y-%m}' first"
+        )
+    version = str(row[0])
+    s = backend.table("scores")
+    return s.filter(s.as_of == as_of, s.model_version == version), version
+
+
+def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.Table, str | None]:
+    """Snapshot ⨝ scores ⨝ value ⨝ profile: one row per scored subscriber of the month."""
+    con = raw_duckdb(backend)
+    if not table_exists(con, "feature_snapshots"):
+        raise StateError(
+            f"no feature snapshots; run 'churnguard features build --as-of {as_of:%Y-%m}' first"
+        )
+    scores, version = _latest_scores(backend, as_of=as_of)
+    snap = backend.table("feature_snapshots")
+    snap = snap.filter(snap.as_of == as_of).drop("as_of")
+    tables = {
+        name: backend.table(name)
+        for name in ("subscribers", "billing", "usage")
+        if table_exists(con, name)
+    }
+    value = customer_value(
+        tables,
+        as_of=as_of,
+        settings=settings.value,
+        risk=scores.select("subscriber_id", "churn_probability"),
+    )
+    value = value.select(
+        "subscriber_id",
+        *[c for c in _VALUE_COLUMNS if c in value.columns],
+        **({} if "arpu_3m" in snap.columns else {"arpu_3m": value.arpu_3m}),
+    )
+    subs = active_subscribers(tables["subscribers"], as_of=as_of)
+    profile = subs.select("subscriber_id", *[c for c in _PROFILE_COLUMNS if c not in snap.columns])
+    sc = scores.select(
+        "subscriber_id", "churn_probability", "top_reasons_zh", "top_reasons_en", "top_categories"
+    )
+    base = (
+        snap.join(sc, "subscriber_id").join(value, "subscriber_id").join(profile, "subscriber_id")
+    )
+    # top_categories is stored as text "a,b,c": split into a list for the engine
+    base = base.mutate(top_categories=base.top_categories.split(","))
+    return base, version
+
+
+def raise_warnings(
+    settings: Settings,
+    *,
+    as_of: date,
+    run_date: date | None = None,
+    push: bool = True,
+) -> WarnResult:
+    """Raise, store and (when configured) push the warnings of one month.
+
+    Parameters
+    ----------
+    settings
+        Workspace settings (warnings, value, privacy).
+    as_of
+        The month whose snapshot and scores are used.
+    run_date
+        The day the warnings are raised (deadlines count from it); default today.
+    push
+        Push new warnings to the configured webhook / e-mail digest.
+    """
+    started = time.perf_counter()
+    month = month_start(as_of)
+    run = run_date or datetime.now(UTC).date()
+    rules = load_rules(workspace=settings.workspace)
+    backend = connect(settings, read_only=True)
+    try:
+        base, version = scoring_base(settings, backend, as_of=month)
+        batch = evaluate(base, rules=rules, settings=settings.warnings, as_of=month, run_date=run)
+        matrix = value_risk_matrix(base).execute()
+        subs = active_subscribers(backend.table("subscribers"), as_of=month)
+        active = subs.select("subscriber_id").execute()["subscriber_id"]
+    finally:
+        backend.disconnect()
+    with session_scope(settings) as session:
+        stored = record(
+            session,
+            batch,
+            active_ids=active,
+            cooldown_days=settings.warnings.cooldown_days,
+            model_version=version,
+        )
+    result = WarnResult(
+        as_of=month,
+        run_date=run,
+        batch=batch,
+        stored=stored,
+        matrix=matrix,
+        model_version=version,
+        seconds=time.perf_counter() - started,
+    )
+    if push:
+        fresh = batch.warnings[
+            batch.warnings["subscriber_id"].isin(_new_subscribers(batch, stored))
+        ]
+        result.pushes = push_warnings(settings, fresh, as_of=month, run_date=run)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _payload(warnings: pd.DataFrame) -> list[dict[str, Any]]:
+    cols = [
+        "subscriber_id",
+        "level",
+        "churn_probability",
+        "value_tier",
+        "queue",
+        "deadline",
+        "churn_type",
+        "reasons_zh",
+        "reasons_en",
+        "next_step_zh",
+        "next_step_en",
+        "passive",
+    ]
+    present = [c for c in cols if c in warnings.columns]
+    out = warnings[present].astype(object).where(warnings[present].notna(), None)
+    records: list[dict[str, Any]] = out.to_dict("records")
+    return records
+
+
+def push_warnings(
+    settings: Settings, warnings: pd.DataFrame, *, as_of: date, run_date: date
+) -> list[dict[str, Any]]:
+    """Push warnings to the configured webhook and e-mail digest, once per batch.
+
+    The push key (as-of, run date, and a digest of the warnings) makes a rerun
+    of the same batch a no-op; a failed push is recorded and can be retried.
+    Personal data is never pushed: only ids, levels, reasons and deadlines.
+    """
+    cfg = settings.warnings.push
+    if warnings.empty or (cfg.webhook_url is None and cfg.smtp_host is None):
+        return []
+    digest = hashlib.sha256(
+        ",".join(sorted(warnings["subscriber_id"].astype(str))).encode()
+    ).hexdigest()[:16]
+    key = f"warn-{as_of:%Y-%m}-{run_date.isoformat()}-{digest}"
+    results: list[dict[str, Any]] = []
+    for channel in ("webhook", "email"):
+        if (channel == "webhook" and cfg.webhook_url is None) or (
+            channel == "email" and cfg.smtp_host is None
+        ):
+            continue
+        with session_scope(settings) as session:
+            done = session.scalar(
+                sa.select(WarningPush).where(
+                    WarningPush.push_key == key,
+                    WarningPush.channel == channel,
+                    WarningPush.status == "sent",
+                )
+            )
+        if done is not None:
+            results.append({"channel": channel, "status": "already_sent", "key": key})
+            continue
+        status, attempts, detail = "sent", 1, None
+        try:
+            if channel == "webhook":
+                assert cfg.webhook_url is not None
+                res = send_webhook(
+                    cfg.webhook_url,
+                    {
+                        "as_of": f"{as_of:%Y-%m}",
+                        "run_date": run_date.isoformat(),
+                        "warnings": _payload(warnings),
+                    },
+                    secret=os.environ.get(cfg.webhook_secret_env),
+                    idempotency_key=key,
+                    retries=cfg.webhook_retries,
+                    timeout_s=cfg.webhook_timeout_s,
+                )
+                attempts = res.attempts
+            else:
+                assert cfg.smtp_host is not None
+                subject, text = _digest_text(warnings, as_of=as_of, lang=cfg.language)
+                send_digest(
+                    host=cfg.smtp_host,
+                    port=cfg.smtp_port,
+                    sender=cfg.smtp_from,
+                    recipients=cfg.smtp_to,
+                    subject=subject,
+                    text=text,
+                    user=cfg.smtp_user,
+                    password=os.environ.get(cfg.smtp_password_env),
+                    starttls=cfg.smtp_starttls,
+                )
+        except PushError as exc:
+            status, detail = "failed", str(exc)
+            log.warning("push over %s failed: %s", channel, exc)
+        with session_scope(settings) as session:
+            session.execute(
+                sa.delete(WarningPush).where(
+                    WarningPush.push_key == key, WarningPush.channel == channel
+                )
+            )
+            session.add(
+                WarningPush(
+                    push_key=key,
+                    channel=channel,
+                    warnings=len(warnings),
+                    status=status,
+                    attempts=attempts,
+                    detail=detail,
+                    created_at=datetime.now(UTC),
+                )
+            )
+        results.append({"channel": channel, "status": status, "key": key, "detail": detail})
+    return results
+
+
+_LEVEL_NAMES = {
+    "zh": {"red": "红色", "orange": "橙色", "yellow": "黄色"},
+    "en": {"red": "red", "orange": "orange", "yellow": "yellow"},
+}
+
+
+def _digest_text(warnings: pd.DataFrame, *, as_of: date, lang: str) -> tuple[str, str]:
+    by_level = warnings["level"].value_counts()
+    names = _LEVEL_NAMES[lang]
+    top = warnings.sort_values("churn_probability", ascending=False).head(20)
+    reasons = top[f"reasons_{lang}"].fillna("")
+    if lang == "zh":
+        subject = f"流失预警日报 {as_of:%Y-%m}：新增预警 {len(warnings)} 人"
+        head = "，".join(f"{names[k]}预警 {int(by_level.get(k, 0))} 人" for k in names)
+        lines = [head, "", "风险最高的客户（用户标识 / 等级 / 截止日期 / 原因）："]
+    else:
+        subject = f"Churn warnings {as_of:%Y-%m}: {len(warnings)} new"
+        head = ", ".join(f"{int(by_level.get(k, 0))} {names[k]}" for k in names)
+        lines = [head, "", "Highest-risk customers (id / level / deadline / reasons):"]
+    body = (
+        top["subscriber_id"].astype(str)
+        + " / "
+        + top["level"].map(names)
+        + " / "
+        + top["deadline"].astype(str)
+        + " / "
+        + reasons
+    )
+    return subject, "\n".join([*lines, *body.tolist()])

@@ -228,9 +228,8 @@ def raise_warnings(
         seconds=time.perf_counter() - started,
     )
     if push:
-        fresh = batch.warnings[
-            batch.warnings["subscriber_id"].isin(_new_subscribers(batch, stored))
-        ]
+        inserted = batch.warnings["subscriber_id"].isin(stored.inserted_subscribers)
+        fresh = batch.warnings[inserted]
         result.pushes = push_warnings(settings, fresh, as_of=month, run_date=run)
     result.seconds = time.perf_counter() - started
     return result

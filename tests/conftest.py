@@ -30,3 +30,28 @@ def postgres_url() -> Iterator[str]:
 
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL server."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    yield postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def operational_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Workspace settings whose operational database is SQLite, then a real PostgreSQL."""
+    overrides = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("fresh_postgres_url")
+        overrides = {"operational": {"url": url}}
+    return load_settings(tmp_path / "ws", create=True, overrides=overrides)

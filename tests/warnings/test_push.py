@@ -36,7 +36,7 @@ def test_webhook_is_signed_and_retried_until_accepted() -> None:
 
 def test_webhook_gives_up_and_says_what_to_do() -> None:
     with http_receiver(lambda n, req: 503) as (url, got):
-        with pytest.raises(PushError, match=r"failed after 3 attempts.*warn push"):
+        with pytest.raises(PushError, match=r"failed after 3 attempts.*warn-push"):
             send_webhook(url, {}, secret=None, idempotency_key="k", retries=2, sleep=lambda s: None)
         assert len(got.requests) == 3
 

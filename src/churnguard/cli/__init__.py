@@ -67,6 +67,7 @@ _COMMAND_MODULES = (
     "features_cmd",
     "model_cmd",
     "table_cmd",
+    "warn_cmd",
     "demo_cmd",
 )
 

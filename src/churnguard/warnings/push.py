@@ -95,7 +95,7 @@ def send_webhook(
             sleep(backoff_s * 2 ** (attempt - 1))
     raise PushError(
         f"webhook {url} failed after {retries + 1} attempts (last: {last}); "
-        "the warnings are stored — push them again with 'churnguard warn push' once it is up"
+        "the warnings are stored — push them again with 'churnguard warn-push' once it is up"
     )
 
 

@@ -29,7 +29,7 @@ from .store import RecordSummary, WarningPush, record
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["WarnResult", "push_warnings", "raise_warnings", "scoring_base"]
+__all__ = ["WarnResult", "push_warnings", "raise_warnings", "repush", "scoring_base"]
 
 log = logging.getLogger(__name__)
 
@@ -373,3 +373,61 @@ def _digest_text(warnings: pd.DataFrame, *, as_of: date, lang: str) -> tuple[str
         + reasons
     )
     return subject, "\n".join([*lines, *body.tolist()])
+
+
+def repush(settings: Settings, *, raised_on: date) -> list[dict[str, Any]]:
+    """Push again the open warnings raised on ``raised_on`` (after a failed push).
+
+    Uses the same push key as the original run, so channels that already
+    received the batch are skipped.
+    """
+    from .store import CustomerWarning
+
+    w = CustomerWarning
+    with session_scope(settings) as session:
+        rows = session.execute(
+            sa.select(
+                w.subscriber_id,
+                w.level,
+                w.probability.label("churn_probability"),
+                w.value_tier,
+                w.queue,
+                w.deadline,
+                w.churn_type,
+                w.reasons_zh,
+                w.reasons_en,
+                w.next_step_zh,
+                w.next_step_en,
+                w.passive,
+                w.as_of,
+            ).where(w.status == "open", w.raised_on == raised_on)
+        ).all()
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "subscriber_id",
+            "level",
+            "churn_probability",
+            "value_tier",
+            "queue",
+            "deadline",
+            "churn_type",
+            "reasons_zh",
+            "reasons_en",
+            "next_step_zh",
+            "next_step_en",
+            "passive",
+            "as_of",
+        ],
+    )
+    if frame.empty:
+        raise NotFoundError(f"no open warnings raised on {raised_on}; nothing to push")
+    out: list[dict[str, Any]] = []
+    for as_of, part in frame.groupby("as_of"):
+        out += push_warnings(
+            settings,
+            part.drop(columns="as_of"),
+            as_of=pd.Timestamp(as_of).date(),
+            run_date=raised_on,
+        )
+    return out

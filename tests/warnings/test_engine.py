@@ -27,9 +27,9 @@ def _base(n: int = 3000, seed: int = 5) -> pd.DataFrame:
             "clv": rng.gamma(2, 500, size=n),
             "arpu_3m": rng.gamma(2, 40, size=n),
             "arrears_streak": 0,
-            "voice_minutes_chg": rng.normal(0, 0.3, size=n),
-            "data_mb_chg": rng.normal(0, 0.3, size=n),
-            "viewing_hours_chg": rng.normal(0, 0.3, size=n),
+            "voice_chg": rng.normal(0, 0.3, size=n),
+            "data_chg": rng.normal(0, 0.3, size=n),
+            "viewing_chg": rng.normal(0, 0.3, size=n),
             "device_offline_days_last": 0,
             "complaints_3m": 0,
             "complaints_open": 0,
@@ -56,6 +56,8 @@ def _base(n: int = 3000, seed: int = 5) -> pd.DataFrame:
     df.loc[2:5, "group_churned_3m"] = 2
     df.loc[2:5, "churn_probability"] = 0.01
     df.loc[3, "call_forward_offnet_last"] = 4
+    # a low-risk mobile customer whose calls fell 80%: yellow by rule W002
+    df.loc[6, ["churn_probability", "voice_chg", "service_type"]] = [0.01, -0.8, "mobile"]
     return df
 
 
@@ -93,6 +95,11 @@ def test_levels_reasons_queues_and_deadlines() -> None:
     # reasons are capped at 3 and mix rules first, then the model's
     assert port["reasons_zh"].split("；")[1] == "通话时长较三个月均值下降 40%"
     assert len(port["reasons_zh"].split("；")) == 3
+
+    # a model reason of a category a rule already named is not repeated
+    usage = w.loc["S00006"]
+    assert usage["reasons_zh"].split("；") == ["通话时长较三个月均值下降 80%", "近3个月投诉 2 次"]
+    assert usage["top_category"] == "usage_decline"
 
     # the group: 2 left + 1 signalling = 3 ≥ min_members → every active member warned red
     members = [f"S{i:05d}" for i in range(2, 6)]

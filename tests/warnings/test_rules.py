@@ -17,7 +17,7 @@ def _table() -> ibis.Table:
                 "subscriber_id": ["a", "b", "c", "d"],
                 "service_type": ["mobile", "mobile", "tv", "mobile"],
                 "arrears_streak": [0, 2, 3, None],
-                "voice_minutes_chg": [-0.6, -0.2, None, -0.9],
+                "voice_chg": [-0.6, -0.2, None, -0.9],
                 "call_forward_offnet_last": [5, 5, 0, 1],
                 "call_forward_offnet_3m": [3, 12, 0, 0],
                 "group_id": ["g1", "g1", None, "g2"],

@@ -180,47 +180,24 @@ def _grade(
     ordered = sorted(active, key=lambda r: -LEVEL_RANK[r.severity])
     passive = np.zeros(len(df), dtype=bool)
     codes = pd.Series("", index=df.index, dtype="string")
-    top_category = pd.Series(pd.NA, index=df.index, dtype="string")
-    reasons = {lang: pd.Series("", index=df.index, dtype="string") for lang in ("zh", "en")}
-    count = np.zeros(len(df), dtype=int)
-    n_max = settings.top_reasons
     for r in ordered:
-        hit_col, val_col = _rule_columns(r)
-        hit = df[hit_col].fillna(False).astype(bool).to_numpy()
-        if not hit.any():
-            continue
+        hit = df[_rule_columns(r)[0]].fillna(False).astype(bool).to_numpy()
         rank = np.where(hit, np.maximum(rank, LEVEL_RANK[r.severity]), rank)
         if r.passive:
             passive |= hit
         codes = codes.where(~hit, codes + np.where(codes == "", "", ",") + r.code)
-        top_category = top_category.where(~(hit & top_category.isna().to_numpy()), r.category)
-        room = hit & (count < n_max)
-        for lang in ("zh", "en"):
-            text = _render(df[val_col], r, lang)
-            sep = np.where(reasons[lang] == "", "", _SEP[lang])
-            reasons[lang] = reasons[lang].where(~room, reasons[lang] + sep + text)
-        count += room
     if "arrears_streak" in df.columns:
         passive |= (df["arrears_streak"].fillna(0) >= settings.passive_arrears_months).to_numpy()
-    for lang in ("zh", "en"):
-        col = f"top_reasons_{lang}"
-        if col in df.columns:
-            model = _as_text(df[col], _SEP[lang], n_max)
-            sep = np.where(reasons[lang] == "", "", _SEP[lang])
-            room = (count < n_max) & model.notna().to_numpy() & (model != "").to_numpy()
-            reasons[lang] = reasons[lang].where(~room, reasons[lang] + sep + model)
-    if "top_categories" in df.columns:
-        first = _as_text(df["top_categories"], ",", 1)
-        top_category = top_category.fillna(first)
+    reasons = _reasons(df, ordered, n_max=settings.top_reasons)
     inv = {v: k for k, v in LEVEL_RANK.items()}
     out["level"] = pd.Series(rank, index=df.index).map(inv)
     out["model_level"] = model_level
     out["rule_codes"] = codes
     out["reasons_zh"] = reasons["zh"]
     out["reasons_en"] = reasons["en"]
-    out["top_category"] = top_category
+    out["top_category"] = reasons["category"]
     out["passive"] = passive
-    out["churn_type"] = churn_type(top_category, passive=pd.Series(passive, index=df.index))
+    out["churn_type"] = churn_type(out["top_category"], passive=pd.Series(passive, index=df.index))
     out["next_step_zh"] = next_step(out["churn_type"], lang="zh")
     out["next_step_en"] = next_step(out["churn_type"], lang="en")
     out["retention_target"] = ~passive
@@ -240,16 +217,79 @@ def _grade(
     )
 
 
-def _as_text(values: pd.Series, sep: str, n: int) -> pd.Series:
-    """Model reasons given as lists or as text, as text with at most ``n`` items."""
+def _split(values: pd.Series, sep: str) -> pd.Series:
+    """Reasons given as lists or as text joined by ``sep``, as lists."""
     first = values.dropna().head(1)
     if not first.empty and isinstance(first.iloc[0], list | tuple | np.ndarray):
-        exploded = values.explode()
-        pos = exploded.groupby(level=0).cumcount()
-        kept = exploded[pos < n].dropna().astype(str)
-        joined = kept.groupby(level=0).agg(sep.join)
-        return joined.reindex(values.index).astype("string")
-    return values.astype("string")
+        return values
+    return values.astype("string").str.split(sep, regex=False)
+
+
+def _reasons(df: pd.DataFrame, ordered: list[Rule], *, n_max: int) -> dict[str, pd.Series]:
+    """Top reasons per customer: fired rules by severity, then the model's, in long form.
+
+    A model reason whose category a fired rule already names is skipped, so a
+    customer does not read the same cause twice.
+    """
+    parts = []
+    for i, r in enumerate(ordered):
+        hit_col, val_col = _rule_columns(r)
+        hit = df[hit_col].fillna(False).astype(bool)
+        if not hit.any():
+            continue
+        rows = df.index[hit.to_numpy()]
+        vals = df.loc[rows, val_col]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "row": rows,
+                    "order": i,
+                    "zh": _render(vals, r, "zh").to_numpy(),
+                    "en": _render(vals, r, "en").to_numpy(),
+                    "category": r.category,
+                    "source": "rule",
+                }
+            )
+        )
+    if {"top_reasons_zh", "top_reasons_en", "top_categories"} <= set(df.columns):
+        model = pd.DataFrame(
+            {
+                "zh": _split(df["top_reasons_zh"], _SEP["zh"]),
+                "en": _split(df["top_reasons_en"], _SEP["en"]),
+                "category": _split(df["top_categories"], ","),
+            },
+            index=df.index,
+        )
+        model = model.dropna(subset=["zh"])
+        long = model.explode(["zh", "en", "category"]).dropna(subset=["zh"])
+        long = long[long["zh"].astype(str).str.len() > 0]
+        long = long.rename_axis("row").reset_index()
+        long["order"] = 1000 + long.groupby("row").cumcount()
+        long["source"] = "model"
+        parts.append(long)
+    if not parts:
+        empty = pd.Series(pd.NA, index=df.index, dtype="string")
+        return {"zh": empty.fillna(""), "en": empty.fillna(""), "category": empty}
+    allr = pd.concat(parts, ignore_index=True)
+    named = allr.loc[allr["source"] == "rule", ["row", "category"]].drop_duplicates()
+    named["_named"] = True
+    allr = allr.merge(named, on=["row", "category"], how="left")
+    allr = allr[(allr["source"] == "rule") | allr["_named"].isna()]
+    allr = allr.sort_values(["row", "order"], kind="stable")
+    allr["pos"] = allr.groupby("row").cumcount()
+    allr = allr[allr["pos"] < n_max]
+    out: dict[str, pd.Series] = {}
+    for lang in ("zh", "en"):
+        wide = allr.pivot(index="row", columns="pos", values=lang).reindex(df.index)
+        text = pd.Series("", index=df.index, dtype="string")
+        for col in wide.columns:
+            piece = wide[col].astype("string")
+            sep = np.where(text == "", "", _SEP[lang])
+            text = text.where(piece.isna(), text + sep + piece)
+        out[lang] = text
+    first = allr[allr["pos"] == 0].set_index("row")["category"]
+    out["category"] = first.reindex(df.index).astype("string")
+    return out
 
 
 def _group_warnings(

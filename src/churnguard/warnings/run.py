@@ -18,7 +18,7 @@ from ..errors import NotFoundError, StateError
 from ..months import month_start
 from ..value import customer_value, value_risk_matrix
 from ..value.customer_value import active_subscribers
-from ..warehouse.analytical import connect, table_exists
+from ..warehouse.analytical import connect
 from ..warehouse.analytical import raw as raw_duckdb
 from ..warehouse.operational import session_scope
 from .engine import WarningBatch, evaluate
@@ -119,39 +119,47 @@ class WarnResult:
         }
 
 
+def _tables(backend: Any) -> set[str]:
+    """Table names of the warehouse (fetched fully: DuckDB 2 blocks on unfinished results)."""
+    rows = (
+        raw_duckdb(backend)
+        .execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
+        .fetchall()
+    )
+    return {str(r[0]) for r in rows}
+
+
 def _latest_scores(backend: Any, *, as_of: date) -> tuple[ir.Table, str | None]:
     con = raw_duckdb(backend)
-    if not table_exists(con, "scores"):
+    if "scores" not in _tables(backend):
         raise StateError(
             f"no scores in the warehouse; run 'churnguard score --as-of {as_of:%Y-%m}' first"
         )
-    row = con.execute(
+    rows = con.execute(
         "SELECT model_version FROM scores WHERE as_of = ? ORDER BY scored_at DESC LIMIT 1",
         [as_of],
-    ).fetchone()
-    if row is None:
+    ).fetchall()  # DuckDB 2: an unfinished result blocks the connection
+    if not rows:
         raise NotFoundError(
             f"no scores for {as_of:%Y-%m}; run 'churnguard score --as-of {as_of:%Y-%m}' first"
         )
-    version = str(row[0])
+    version = str(rows[0][0])
     s = backend.table("scores")
     return s.filter(s.as_of == as_of, s.model_version == version), version
 
 
 def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.Table, str | None]:
     """Snapshot ⨝ scores ⨝ value ⨝ profile: one row per scored subscriber of the month."""
-    con = raw_duckdb(backend)
-    if not table_exists(con, "feature_snapshots"):
+    present = _tables(backend)
+    if "feature_snapshots" not in present:
         raise StateError(
             f"no feature snapshots; run 'churnguard features build --as-of {as_of:%Y-%m}' first"
         )
     scores, version = _latest_scores(backend, as_of=as_of)
     snap = backend.table("feature_snapshots")
     snap = snap.filter(snap.as_of == as_of).drop("as_of")
-    tables = {
-        name: backend.table(name)
-        for name in ("subscribers", "billing", "usage")
-        if table_exists(con, name)
+    tables: dict[str, Any] = {
+        name: backend.table(name) for name in ("subscribers", "billing", "usage") if name in present
     }
     value = customer_value(
         tables,

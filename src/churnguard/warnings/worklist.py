@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from ..errors import InputError
 from ..privacy import mask_frame
-from ..warehouse.analytical import connect, table_exists
-from ..warehouse.analytical import raw as raw_duckdb
+from ..warehouse.analytical import connect
 from ..warehouse.operational import session_scope
+from .run import _tables
 from .store import CustomerWarning
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def _personal(settings: Settings, ids: pd.Series) -> pd.DataFrame:
         return empty
     backend = connect(settings, read_only=True)
     try:
-        if not table_exists(raw_duckdb(backend), "subscribers"):
+        if "subscribers" not in _tables(backend):
             return empty
         subs = backend.table("subscribers")
         wanted = pd.DataFrame({"subscriber_id": ids.astype(str).unique()})

@@ -82,7 +82,7 @@ def _ingest(
     ):
         table.add_column(f"{col}\n{zh}", justify="left" if col in ("table", "reasons") else "right")
     for name, t in report.tables.items():
-        reasons = ", ".join(f"{k} {v:,}" for k, v in t.reasons.items())
+        reasons = "\n".join(f"{k} {v:,}" for k, v in t.reasons.items())
         table.add_row(
             name,
             f"{t.read:,}",
@@ -144,11 +144,11 @@ def _list(
         console.print("the quarantine is empty / 隔离区为空")
         return
     out = Table(title="quarantine / 隔离区", title_justify="left")
-    for col in ("table\n表", "reason\n原因", "", "batch\n批次", "rows\n行数"):
+    for col in ("table\n表", "reason\n原因", "batch\n批次", "rows\n行数"):
         out.add_column(col, justify="right" if col.startswith("rows") else "left")
     for c in counts:
         r = RejectReason(c.reason)
-        out.add_row(c.table, c.reason, f"{r.zh} / {r.en}", c.batch_id, f"{c.rows:,}")
+        out.add_row(c.table, f"{c.reason}\n{r.zh}", c.batch_id, f"{c.rows:,}")
     console.print(out)
 
 

@@ -1,0 +1,238 @@
+"""``step``: move a simulated world one month forward with retention treatments applied.
+
+A campaign planned on the last simulated month ``M`` contacts customers during
+``M+1``: each treatment multiplies the subscriber's pending probability of
+voluntary churn by the true response to that offer (``truth/offer_response``),
+the outcome is re-drawn with the same random number, and month ``M+1`` is lived
+and written as a delta batch of contract tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..contract import TABLES
+from ..errors import InputError
+from .catalog import OFFER_TYPES
+from .dynamics import advance_month, apply_treatments
+from .regions import make_timeline
+from .runner import GROUP_EVENTS_FILE, MONTHLY_TABLES, TRUTH_DIR, write_batch
+from .snapshots import (
+    offer_matrix,
+    offer_response_table,
+    plans_table,
+    subscribers_table,
+    traits_table,
+)
+from .world import World, month_day
+from .writers import TableSink
+
+__all__ = ["StepSummary", "step"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepSummary:
+    """What one step did."""
+
+    out: Path
+    month: str  # the month simulated, YYYY-MM
+    treated: int
+    saved: int  # treated subscribers who would have churned and now stay
+    pushed: int  # treated subscribers who churn only because of the contact
+    voluntary_churn_untreated: float  # share of last month's base, without treatments
+    voluntary_churn: float  # the same with treatments
+    rows: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "out": str(self.out),
+            "month": self.month,
+            "treated": self.treated,
+            "saved": self.saved,
+            "pushed": self.pushed,
+            "voluntary_churn_untreated": self.voluntary_churn_untreated,
+            "voluntary_churn": self.voluntary_churn,
+            "rows": dict(self.rows),
+        }
+
+
+def _resolve_treatments(w: World, treatments: pd.DataFrame | None) -> pd.DataFrame | None:
+    if treatments is None or len(treatments) == 0:
+        return None
+    missing = {"subscriber_id", "offer_type"} - set(treatments.columns)
+    if missing:
+        raise InputError(
+            f"treatments lack column(s) {', '.join(sorted(missing))}; "
+            "expected subscriber_id, offer_type"
+        )
+    sid = treatments["subscriber_id"].astype(str)
+    ok_id = sid.str.fullmatch(r"S\d{8}")
+    idx = pd.to_numeric(sid.str.slice(1).where(ok_id), errors="coerce") - 1
+    known = ok_id & idx.between(0, w.size - 1)
+    if not known.all():
+        bad = sid[~known].head(3).tolist()
+        raise InputError(
+            f"{int((~known).sum())} treatment row(s) name subscribers this world does not have "
+            f"(e.g. {', '.join(bad)}); use subscriber_id values from subscribers"
+        )
+    offer = treatments["offer_type"].astype(str)
+    unknown = sorted(set(offer) - set(OFFER_TYPES))
+    if unknown:
+        raise InputError(
+            f"unknown offer type(s) {', '.join(unknown)}; use one of {', '.join(OFFER_TYPES)}"
+        )
+    frame = pd.DataFrame(
+        {
+            "subscriber_index": idx.astype(np.int64).to_numpy(),
+            "offer_code": offer.map({o: i for i, o in enumerate(OFFER_TYPES)}).to_numpy(np.int64),
+        }
+    )
+    # One contact per subscriber and month: the first listed offer counts.
+    return frame.drop_duplicates("subscriber_index", keep="first").reset_index(drop=True)
+
+
+def step(out_dir: Path, *, treatments: pd.DataFrame | None, out: Path) -> StepSummary:
+    """Advance the world saved in ``out_dir`` by one month.
+
+    Parameters
+    ----------
+    out_dir
+        Folder written by :func:`churnguard.simulate.simulate` (its ``truth/`` holds the world).
+    treatments
+        Columns ``subscriber_id, offer_type``; applied in the month being simulated.
+        ``None`` or empty: no campaign.
+    out
+        Folder for the delta batch: changed/new subscribers rows and the new month's
+        rows of every other contract table (same format as the original simulation).
+
+    The truth under ``out_dir/truth`` is updated: the last month's outcomes reflect
+    the treatments, the new month is appended, and ``treatment_log.parquet`` records
+    each treated subscriber's probability and outcome with and without the contact.
+    """
+    out_dir = Path(out_dir)
+    out = Path(out)
+    if out.resolve() == out_dir.resolve():
+        raise InputError(
+            "--out must be another folder than the simulated world's, e.g. OUT_DIR/step-1"
+        )
+    truth_dir = out_dir / TRUTH_DIR
+    w = World.load(truth_dir)
+    plan = _resolve_treatments(w, treatments)
+    multipliers = offer_matrix(w)
+    pending_before = w.pend_vol.copy()
+    log_frame = apply_treatments(w, plan, multipliers)
+    t = w.t
+    prev_month = int(month_day(w.start, t - 1))
+
+    # Rewrite last month's truth outcomes with the treated ones.
+    truth_path = truth_dir / "churn_probability.parquet"
+    truth = pq.read_table(truth_path)
+    month_col = truth.column("month").cast(pa.int32()).to_numpy()
+    last = month_col == prev_month
+    sid_last = truth.column("subscriber_id").to_numpy(zero_copy_only=False)[last]
+    last_idx = np.char.lstrip(sid_last.astype(str), "S").astype(np.int64) - 1
+    churned = truth.column("churned_voluntary").to_numpy(zero_copy_only=False).copy()
+    churned[np.flatnonzero(last)] = w.pend_vol[last_idx]
+
+    fmt = cast(Literal["parquet", "csv"], w.fmt)
+    encoding = cast(Literal["utf-8", "gbk"], w.encoding)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:  # a delta batch holds exactly this step's files
+        for ext in ("parquet", "csv"):
+            (out / f"{name}.{ext}").unlink(missing_ok=True)
+    result = advance_month(w, timeline=make_timeline(w.seed))
+    sinks = {name: TableSink(out, name, fmt=fmt, encoding=encoding) for name in TABLES}
+    try:
+        for name in MONTHLY_TABLES:
+            write_batch(sinks[name], result.tables[name])
+        touched = np.flatnonzero(w.touched_month == t).astype(np.int64)
+        end_day = int(month_day(w.start, t + 1))
+        write_batch(sinks["subscribers"], subscribers_table(w, touched, reference_day=end_day))
+        write_batch(sinks["plans"], plans_table())
+    finally:
+        for sink in sinks.values():
+            sink.close()
+
+    new_truth = pa.concat_tables(
+        [
+            truth.set_column(
+                truth.schema.get_field_index("churned_voluntary"),
+                "churned_voluntary",
+                pa.array(churned),
+            ),
+            result.truth,
+        ]
+    )
+    pq.write_table(new_truth, truth_path, compression="zstd")
+    multipliers = offer_matrix(w)
+    pq.write_table(
+        offer_response_table(w, multipliers),
+        truth_dir / "offer_response.parquet",
+        compression="zstd",
+    )
+    pq.write_table(traits_table(w), truth_dir / "traits.parquet", compression="zstd")
+    _append_log(truth_dir, log_frame, month_day_value=prev_month)
+    events_path = truth_dir / GROUP_EVENTS_FILE
+    pq.write_table(pa.concat_tables([pq.read_table(events_path), result.group_events]), events_path)
+    w.save(truth_dir)
+
+    n_base = int(last.sum())
+    untreated_rate = float(pending_before[last_idx].mean()) if n_base else 0.0
+    treated_rate = float(churned[last].mean()) if n_base else 0.0
+    saved = (
+        int((log_frame["churned_untreated"] & ~log_frame["churned_treated"]).sum())
+        if len(log_frame)
+        else 0
+    )
+    pushed = (
+        int((~log_frame["churned_untreated"] & log_frame["churned_treated"]).sum())
+        if len(log_frame)
+        else 0
+    )
+    month_str = str(np.datetime64(int(month_day(w.start, t)), "D").astype("datetime64[M]"))
+    log.info(
+        "stepped to %s: %d treated, %d saved, %d pushed", month_str, len(log_frame), saved, pushed
+    )
+    return StepSummary(
+        out=out,
+        month=month_str,
+        treated=len(log_frame),
+        saved=saved,
+        pushed=pushed,
+        voluntary_churn_untreated=untreated_rate,
+        voluntary_churn=treated_rate,
+        rows={name: sink.rows for name, sink in sinks.items()},
+    )
+
+
+def _append_log(truth_dir: Path, frame: pd.DataFrame, *, month_day_value: int) -> None:
+    path = truth_dir / "treatment_log.parquet"
+    idx = frame["subscriber_index"].to_numpy(np.int64)
+    from .identities import subscriber_ids
+
+    table = pa.table(
+        {
+            "subscriber_id": subscriber_ids(idx),
+            "month": pa.array(
+                np.full(len(frame), month_day_value, dtype=np.int32), type=pa.date32()
+            ),
+            "offer_type": pa.array(frame["offer_type"].astype(str).to_numpy(), type=pa.string()),
+            "p_untreated": pa.array(frame["p_untreated"].to_numpy(np.float64)),
+            "p_treated": pa.array(frame["p_treated"].to_numpy(np.float64)),
+            "churned_untreated": pa.array(frame["churned_untreated"].to_numpy(bool)),
+            "churned_treated": pa.array(frame["churned_treated"].to_numpy(bool)),
+        }
+    )
+    if path.exists():
+        table = pa.concat_tables([pq.read_table(path), table])
+    pq.write_table(table, path)

@@ -18,8 +18,8 @@ def add_months(d: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def parse_month(text: str) -> date:
-    """Parse ``YYYY-MM`` (or ``YYYY-MM-DD``) into the first day of that month.
+def parse_month(text: str | date) -> date:
+    """Parse ``YYYY-MM`` (also ``YYYYMM`` or ``YYYY-MM-DD``, or a date) into its month's first day.
 
     Raises
     ------
@@ -28,10 +28,15 @@ def parse_month(text: str) -> date:
     """
     from .errors import InputError
 
-    parts = text.strip().split("-")
+    if isinstance(text, date):
+        return month_start(text)
+    raw = text.strip()
+    parts = raw.split("-") if "-" in raw else ([raw[:4], raw[4:]] if len(raw) == 6 else [raw])
     try:
-        if len(parts) not in (2, 3):
+        if len(parts) not in (2, 3) or len(parts[0]) != 4:
             raise ValueError
-        return date(int(parts[0]), int(parts[1]), 1)
+        return date(int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else 1).replace(
+            day=1
+        )
     except ValueError:
         raise InputError(f"'{text}' is not a month: write it as YYYY-MM, e.g. 2025-05") from None

@@ -8,7 +8,7 @@ import pytest
 
 from churnguard.config import Settings
 from churnguard.errors import DataContractError, InputError, NotFoundError
-from churnguard.ingest import ingest, parse_as_of
+from churnguard.ingest import ingest
 
 from .batches import AS_OF, SUBSCRIBERS, USAGE, batch, write_csv
 
@@ -117,16 +117,3 @@ def test_no_subscribers_anywhere(tmp_path: Path, workspace: Settings) -> None:
 def test_bad_encoding_option(clean_batch: Path, workspace: Settings) -> None:
     with pytest.raises(InputError, match="use auto, utf-8 or gbk"):
         ingest(clean_batch, settings=workspace, encoding="latin-1")
-
-
-@pytest.mark.parametrize(
-    ("text", "month"),
-    [("2024-06", "2024-06-01"), ("202406", "2024-06-01"), ("2024-06-17", "2024-06-01")],
-)
-def test_parse_as_of(text: str, month: str) -> None:
-    assert parse_as_of(text).isoformat() == month
-
-
-def test_parse_as_of_rejects_garbage() -> None:
-    with pytest.raises(InputError, match="write it as YYYY-MM"):
-        parse_as_of("June")

@@ -52,10 +52,11 @@ def _ingest(
 
     导入运营商数据文件：校验、隔离问题行、入库，并打印对账结果。
     """
-    from ..ingest import ingest, parse_as_of
+    from ..ingest import ingest
+    from ..months import parse_month
 
     settings = settings_for(workspace, create=True)
-    month = parse_as_of(as_of) if as_of else None
+    month = parse_month(as_of) if as_of else None
     with err_console.status("ingesting…", spinner="dots") if not json_out else _null():
         report = ingest(
             source,

@@ -8,7 +8,7 @@ transaction. See docs/ingest.md.
 
 from __future__ import annotations
 
-from .pipeline import Progress, ingest, parse_as_of
+from .pipeline import Progress, ingest
 from .quarantine import (
     QuarantineCount,
     QuarantinedRow,
@@ -27,7 +27,6 @@ __all__ = [
     "TableReport",
     "export_quarantine",
     "ingest",
-    "parse_as_of",
     "quarantine_rows",
     "quarantine_summary",
 ]

@@ -36,24 +36,13 @@ from .validation import KNOWN_SUBSCRIBERS, check_table
 if TYPE_CHECKING:
     from ibis.backends.duckdb import Backend
 
-__all__ = ["Progress", "ingest", "parse_as_of"]
+__all__ = ["Progress", "ingest"]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 """Called with a short event name as the batch advances (``"staged usage"``,
 ``"loaded usage"``, ``"committing"``, ``"committed"``): for progress bars."""
-
-
-def parse_as_of(text: str) -> date:
-    """``"2024-06"`` (or ``"202406"``, ``"2024-06-01"``) -> the first day of that month."""
-    for fmt in ("%Y-%m", "%Y%m", "%Y-%m-%d"):
-        try:
-            d = datetime.strptime(text.strip(), fmt).date()
-        except ValueError:
-            continue
-        return d.replace(day=1)
-    raise InputError(f"--as-of {text!r} is not a month; write it as YYYY-MM, e.g. 2024-06")
 
 
 def _known_subscribers(

@@ -44,22 +44,33 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def comparison_table(metrics: dict[str, dict[str, Any]], *, title: str, champion: str | None) -> Table:
-    """Side-by-side metrics of the families (one row per family)."""
+def comparison_table(
+    metrics: dict[str, dict[str, Any]],
+    *,
+    title: str,
+    champion: str | None,
+    with_std: bool = False,
+) -> Table:
+    """Side-by-side metrics: one row per metric, one column per family (fits 80 columns)."""
     from ..models.families import FAMILIES
     from ..models.metrics import METRICS
 
-    table = Table(title=title)
-    table.add_column("family 模型")
-    for m in _COLUMNS:
-        table.add_column(f"{METRICS[m][0]}\n{METRICS[m][1]}", justify="right")
-    table.add_column("s", justify="right")
-    for code, res in metrics.items():
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric 指标")
+    for code in metrics:
         cls = FAMILIES.get(code)
-        name = f"{cls.en} / {cls.zh}" if cls else code
-        if code == champion:
-            name = f"[bold green]★ {name}[/]"
-        table.add_row(name, *(_fmt(res.get(m)) for m in _COLUMNS), f"{res.get('seconds', 0.0):.1f}")
+        head = f"{code}\n{cls.zh}" if cls else code
+        table.add_column(f"[bold green]★{head}[/]" if code == champion else head, justify="right")
+    for m in _COLUMNS:
+        cells = []
+        for res in metrics.values():
+            cell = _fmt(res.get(m))
+            if with_std and f"{m}_std" in res:
+                cell += f"±{res[f'{m}_std']:.3f}"
+            cells.append(cell)
+        table.add_row(f"{METRICS[m][0]} {METRICS[m][1]}", *cells)
+    if all("seconds" in res for res in metrics.values()):
+        table.add_row("seconds 秒", *(f"{res['seconds']:.1f}" for res in metrics.values()))
     return table
 
 
@@ -75,14 +86,14 @@ def train(
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Train every family, validate out of time, calibrate and register; champion by config. 训练模型。"""
+    """Train all families, validate out of time, calibrate, register. 训练模型。"""
     from ..models.families import parse_families
     from ..models.training import train_models
 
     settings = settings_for(workspace)
     codes = parse_families(families, default=settings.models.families)
     with progress(quiet=json) as bar:
-        task = bar.add_task("training 训练模型", total=len(codes))
+        task = bar.add_task("training 训练模型", total=len(codes) + 1)
         report = train_models(
             settings,
             as_of=as_of,
@@ -112,7 +123,9 @@ def train(
 
 @model_app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option("--status", help="champion/challenger/retired")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="champion/challenger/retired")
+    ] = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -124,25 +137,25 @@ def list_(
         emit_json({"models": rows})
         return
     table = Table(title="model registry 模型登记")
-    for col in ("version", "family", "status", "as_of", "validation", "roc_auc", "pr_auc", "created"):
-        table.add_column(col)
+    table.add_column("version 版本", no_wrap=True)
+    for col in ("status 状态", "validation 验证月", "ROC AUC", "PR AUC"):
+        table.add_column(col, no_wrap=True)
     for r in rows:
         table.add_row(
             r["version"],
-            r["family"],
             r["status"],
-            r["as_of"][:7],
             r["validation_month"][:7],
             _fmt(r["metrics"].get("roc_auc")),
             _fmt(r["metrics"].get("pr_auc")),
-            (r["created_at"] or "")[:19],
         )
     console.print(table)
 
 
 @model_app.command("show")
 def show(
-    version: Annotated[str | None, typer.Argument(help="Model version [default: the champion].")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Model version [default: the champion].")
+    ] = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -157,9 +170,22 @@ def show(
     table = Table(title=f"{row['version']} ({row['status']})", show_header=False)
     table.add_column("key")
     table.add_column("value")
-    for key in ("family", "target", "as_of", "train_start", "train_end", "validation_month",
-                "rows_train", "rows_validation", "catalog_version", "calibration",
-                "artifact_path", "checksum", "created_at", "promoted_at"):
+    for key in (
+        "family",
+        "target",
+        "as_of",
+        "train_start",
+        "train_end",
+        "validation_month",
+        "rows_train",
+        "rows_validation",
+        "catalog_version",
+        "calibration",
+        "artifact_path",
+        "checksum",
+        "created_at",
+        "promoted_at",
+    ):
         table.add_row(key, _fmt(row[key]))
     table.add_row("features", f"{len(row['features'])}: {', '.join(row['features'][:8])}…")
     for key, value in row["metrics"].items():
@@ -181,13 +207,14 @@ def promote(
         emit_json(result)
         return
     console.print(
-        f"champion 冠军模型: [bold]{result['champion']}[/]; retired 已退役: {result['retired'] or '-'}"
+        f"champion 冠军模型: [bold]{result['champion']}[/]; "
+        f"retired 已退役: {result['retired'] or '-'}"
     )
 
 
 @model_app.command("evaluate")
 def evaluate(as_of: AsOfOpt, workspace: WorkspaceOpt = None, json: JsonOpt = False) -> None:
-    """Re-evaluate active models on a labeled month: metrics, PSI drift, retrain advice. 月度复评。"""
+    """Re-evaluate models on a labeled month: metrics, PSI drift, advice. 月度复评。"""
     from ..models.evaluation import evaluate_month
 
     result = evaluate_month(settings_for(workspace), as_of=as_of)
@@ -204,7 +231,9 @@ def evaluate(as_of: AsOfOpt, workspace: WorkspaceOpt = None, json: JsonOpt = Fal
         f"(PSI > {result['psi_limit']}): {', '.join(result['drifted_features'][:10]) or '-'}"
     )
     if result["retrain"]:
-        console.print("[bold red]retrain recommended 建议重新训练[/]: " + "; ".join(result["reasons_en"]))
+        console.print(
+            "[bold red]retrain recommended 建议重新训练[/]: " + "; ".join(result["reasons_en"])
+        )
         console.print("；".join(result["reasons_zh"]))
     else:
         console.print("[green]no retraining needed 无需重新训练[/]")
@@ -212,14 +241,16 @@ def evaluate(as_of: AsOfOpt, workspace: WorkspaceOpt = None, json: JsonOpt = Fal
 
 def score(
     as_of: AsOfOpt,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write FILE.parquet or .csv.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write FILE.parquet or .csv.")
+    ] = None,
     version: Annotated[
         str | None, typer.Option("--model", help="A model version [default: the champion].")
     ] = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Score every subscriber of a month with the champion: probability, rank, reasons. 流失打分。"""
+    """Score a month with the champion: probability, rank, reasons. 流失打分。"""
     from ..models.scoring import score_month
 
     with progress(quiet=json) as bar:

@@ -21,25 +21,14 @@ table_app = typer.Typer(
 TargetOpt = Annotated[str, typer.Option("--target", help="The churn column. 流失标签列。")]
 PositiveOpt = Annotated[
     str | None,
-    typer.Option("--positive", help="The target value that means churn (e.g. Yes). 代表流失的取值。"),
+    typer.Option(
+        "--positive", help="The target value that means churn (e.g. Yes). 代表流失的取值。"
+    ),
 ]
 FamiliesOpt = Annotated[
     str | None,
     typer.Option("--families", help="Comma-separated families [default: all in settings]."),
 ]
-
-_SHOWN = (
-    "roc_auc",
-    "pr_auc",
-    "lift_10",
-    "capture_10",
-    "precision",
-    "recall",
-    "precision_at_recall_70",
-    "brier",
-    "ece",
-    "emp",
-)
 
 
 def _model_settings(workspace: Path | None) -> ModelSettings:
@@ -59,20 +48,10 @@ def _families(text: str | None) -> tuple[str, ...] | None:
     return parse_families(text, default=())
 
 
-def _comparison(per_family: dict[str, dict[str, Any]], *, title: str) -> Table:
-    from ..models.families import FAMILIES
-    from ..models.metrics import METRICS
+def _comparison(per_family: dict[str, dict[str, Any]], *, title: str, best: str | None) -> Table:
+    from .model_cmd import comparison_table
 
-    table = Table(title=title)
-    table.add_column("family 模型")
-    for m in _SHOWN:
-        table.add_column(f"{METRICS[m][0]}\n{METRICS[m][1]}", justify="right")
-    table.add_column("s", justify="right")
-    for code, res in per_family.items():
-        cls = FAMILIES[code]
-        cells = [f"{res[m]:.3f} ± {res.get(f'{m}_std', 0.0):.3f}" for m in _SHOWN]
-        table.add_row(f"{cls.en} / {cls.zh}", *cells, f"{res['seconds']:.1f}")
-    return table
+    return comparison_table(per_family, title=title, champion=best, with_std=True)
 
 
 @table_app.command("evaluate")
@@ -109,7 +88,10 @@ def evaluate(
     console.print(
         _comparison(
             result["families"],
-            title=f"{file.name}: {result['rows']} rows, {result['positives']} churners, {cv}-fold CV",
+            title=(
+                f"{file.name}: {result['rows']} rows, {result['positives']} churners, {cv}-fold CV"
+            ),
+            best=result["best"],
         )
     )
     dropped = result["plan"]["dropped"]
@@ -126,7 +108,9 @@ def train(
     target: TargetOpt,
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
     positive: PositiveOpt = None,
-    cv: Annotated[int, typer.Option("--cv", help="Folds used to pick and calibrate the family.")] = 5,
+    cv: Annotated[
+        int, typer.Option("--cv", help="Folds used to pick and calibrate the family.")
+    ] = 5,
     families: FamiliesOpt = None,
     workspace: WorkspaceOpt = None,
     json: JsonOpt = False,
@@ -149,7 +133,9 @@ def train(
     if json:
         emit_json(result)
         return
-    console.print(_comparison(result["families"], title=f"{file.name}: {cv}-fold CV"))
+    console.print(
+        _comparison(result["families"], title=f"{file.name}: {cv}-fold CV", best=result["family"])
+    )
     console.print(
         f"saved [bold]{result['family']}[/] (by {result['champion_metric']}) to {out} "
         f"已保存 · sha256 {result['checksum'][:12]}…"
@@ -174,7 +160,7 @@ def score(
     else:
         scored.to_csv(out, index=False)
     summary = {
-        "rows": int(len(scored)),
+        "rows": len(scored),
         "out": str(out),
         "mean_probability": float(scored["churn_probability"].mean()),
     }

@@ -1,4 +1,4 @@
-"""Model-lab settings: families, champion choice, calibration, drift limits and the economics of EMP."""
+"""Model-lab settings: families, champion choice, calibration, drift limits, EMP economics."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ class ModelSettings(BaseModel):
     champion_metric: str = Field("pr_auc", description="metric on the out-of-time month")
     calibration: Literal["isotonic", "platt"] = Field(
         "isotonic", description="calibration of the champion on the out-of-time month"
+    )
+    refit_champion: bool = Field(
+        True, description="refit the champion on all snapshots, the validation month included"
     )
     seed: int = 42
     threads: int = Field(1, ge=1, description="threads per estimator (LightGBM, forests)")

@@ -1,0 +1,213 @@
+"""Reasons per customer: feature contributions → top reason categories → bilingual text.
+
+Everything is vectorised over customers: per-row top-k by ``argsort`` on the
+contribution matrix, text built by column-wise string concatenation, with at
+most one pass per feature or category (never per customer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ReasonText",
+    "category_contributions",
+    "column_value_reasons",
+    "render_catalog_reasons",
+    "top_indices",
+]
+
+_SEP_EN = "; "
+_SEP_ZH = "；"
+
+
+@dataclass(frozen=True)
+class ReasonText:
+    """How one feature reads as a reason.
+
+    ``template_en`` / ``template_zh`` may hold one placeholder in braces (for
+    example ``{value}``), filled with the feature's value shown per ``fmt``:
+    ``pct_change`` (|v| x 100, whole), ``share_pct`` (v x 100, whole),
+    ``integer``, ``abs_decimal`` (|v|, one decimal) or ``decimal`` (one decimal).
+    """
+
+    feature: str
+    category: str
+    template_en: str
+    template_zh: str
+    fmt: str = "decimal"
+
+
+def top_indices(values: np.ndarray, *, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices of the ``k`` largest values per row, and those values (descending)."""
+    k = min(k, values.shape[1])
+    if k == 0:
+        return np.empty((len(values), 0), dtype=np.int64), np.empty((len(values), 0))
+    part = np.argpartition(-values, kth=k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(values, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    idx = np.take_along_axis(part, order, axis=1)
+    return idx, np.take_along_axis(values, idx, axis=1)
+
+
+def category_contributions(contrib: pd.DataFrame, *, categories: Mapping[str, str]) -> pd.DataFrame:
+    """Sum feature contributions into reason categories (features without one are ignored)."""
+    cats = sorted({c for f, c in categories.items() if f in contrib.columns})
+    member = np.zeros((contrib.shape[1], len(cats)))
+    pos = {c: i for i, c in enumerate(cats)}
+    for j, name in enumerate(contrib.columns):
+        cat = categories.get(name)
+        if cat is not None:
+            member[j, pos[cat]] = 1.0
+    return pd.DataFrame(contrib.to_numpy() @ member, columns=cats, index=contrib.index)
+
+
+def _join(parts: list[pd.Series], sep: str) -> pd.Series:
+    """Join per-row text pieces, skipping empty ones."""
+    if not parts:
+        return pd.Series([], dtype="string")
+    frame = pd.concat(parts, axis=1).astype("string").replace("", pd.NA)
+    out = frame.iloc[:, 0].fillna("")
+    for i in range(1, frame.shape[1]):
+        nxt = frame.iloc[:, i]
+        glue = (out != "") & nxt.notna()
+        out = out + glue.map({True: sep, False: ""}).astype("string") + nxt.fillna("")
+    return out.astype("string")
+
+
+def column_value_reasons(contrib: pd.DataFrame, raw: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+    """Reasons for tables without a catalog: the column that raises the risk and its value.
+
+    Returns ``top_reasons`` (English) and ``top_reasons_zh`` such as
+    ``"contract = Month-to-month; tenure = 1"``; only contributions that raise
+    the risk are named.
+    """
+    idx, vals = top_indices(contrib.to_numpy(), k=top)
+    names = np.asarray(contrib.columns, dtype=object)
+    text = raw[list(contrib.columns)].astype("string").fillna("(missing)").to_numpy(dtype=object)
+    pieces_en: list[pd.Series] = []
+    pieces_zh: list[pd.Series] = []
+    for r in range(idx.shape[1]):
+        col = idx[:, r]
+        value = np.take_along_axis(text, col[:, None], axis=1)[:, 0]
+        body = (
+            pd.Series(names[col], index=contrib.index, dtype="string")
+            + " = "
+            + pd.Series(value, index=contrib.index, dtype="string")
+        )
+        up = vals[:, r] > 0
+        pieces_en.append(body.where(up, ""))
+        pieces_zh.append((body + "（推高流失风险）").where(up, ""))
+    return pd.DataFrame(
+        {"top_reasons": _join(pieces_en, _SEP_EN), "top_reasons_zh": _join(pieces_zh, _SEP_ZH)},
+        index=contrib.index,
+    )
+
+
+_PLACEHOLDER = re.compile(r"\{[a-zA-Z_]*\}")
+
+
+def _shown(values: pd.Series, fmt: str) -> pd.Series:
+    """Values as placeholder text (display only), vectorised."""
+    v = values.astype("float64")
+    if fmt == "pct_change":
+        return (v.abs() * 100).round().astype("Int64").astype("string")
+    if fmt == "share_pct":
+        return (v * 100).round().astype("Int64").astype("string")
+    if fmt == "integer":
+        return v.round().astype("Int64").astype("string")
+    if fmt == "abs_decimal":
+        return v.abs().round(1).astype("string")
+    return v.round(1).astype("string")
+
+
+def _fill(template: str, values: pd.Series, *, fmt: str) -> pd.Series:
+    """A template with its placeholder filled by each row's value (vectorised)."""
+    match = _PLACEHOLDER.search(template)
+    if match is None:
+        return pd.Series(template, index=values.index, dtype="string")
+    shown = _shown(values, fmt).fillna("?")
+    return (template[: match.start()] + shown + template[match.end() :]).astype("string")
+
+
+def render_catalog_reasons(
+    contrib: pd.DataFrame,
+    values: pd.DataFrame,
+    *,
+    texts: Sequence[ReasonText],
+    top: int = 3,
+) -> pd.DataFrame:
+    """Top reason categories per customer, each told by its strongest feature's template.
+
+    Parameters
+    ----------
+    contrib
+        Per-customer feature contributions (log-odds).
+    values
+        The same customers' feature values (fill the templates).
+    texts
+        Reason text of each catalog feature.
+    top
+        Categories per customer.
+
+    Returns
+    -------
+    DataFrame
+        ``top_categories`` (comma-separated category codes), ``top_reasons_en``,
+        ``top_reasons_zh``; only categories that raise the risk are listed.
+    """
+    by_feature = {t.feature: t for t in texts if t.feature in contrib.columns}
+    cat_contrib = category_contributions(
+        contrib, categories={f: t.category for f, t in by_feature.items()}
+    )
+    cats = np.asarray(cat_contrib.columns, dtype=object)
+    idx, vals = top_indices(cat_contrib.to_numpy(), k=top)
+    # Within each category, the feature that contributes most tells the story.
+    feat_names = np.asarray(contrib.columns, dtype=object)
+    masked_by_cat: dict[str, np.ndarray] = {}
+    c_np = contrib.to_numpy()
+    for cat in cats:
+        member = np.array(
+            [by_feature.get(f) is not None and by_feature[f].category == cat for f in feat_names]
+        )
+        masked_by_cat[cat] = np.where(member[None, :], c_np, -np.inf)
+    index = contrib.index
+    codes: list[pd.Series] = []
+    en: list[pd.Series] = []
+    zh: list[pd.Series] = []
+    for r in range(idx.shape[1]):
+        cat_of_row = cats[idx[:, r]]
+        up = vals[:, r] > 0
+        lead = np.empty(len(index), dtype=object)
+        for cat in cats:
+            rows = cat_of_row == cat
+            if rows.any():
+                lead[rows] = feat_names[np.argmax(masked_by_cat[cat][rows], axis=1)]
+        text_en = pd.Series("", index=index, dtype="string")
+        text_zh = pd.Series("", index=index, dtype="string")
+        for feature in pd.unique(lead[up]):
+            rows = up & (lead == feature)
+            t = by_feature[str(feature)]
+            v = (
+                values.loc[rows, t.feature]
+                if t.feature in values.columns
+                else pd.Series(np.nan, index=index[rows])
+            )
+            text_en[rows] = _fill(t.template_en, v, fmt=t.fmt)
+            text_zh[rows] = _fill(t.template_zh, v, fmt=t.fmt)
+        codes.append(pd.Series(cat_of_row, index=index, dtype="string").where(up, ""))
+        en.append(text_en)
+        zh.append(text_zh)
+    return pd.DataFrame(
+        {
+            "top_categories": _join(codes, ","),
+            "top_reasons_en": _join(en, _SEP_EN),
+            "top_reasons_zh": _join(zh, _SEP_ZH),
+        },
+        index=index,
+    )

@@ -1,0 +1,281 @@
+"""``score``: the champion's calibrated churn probability, rank and reasons for a month.
+
+Writes the warehouse table ``scores`` (key: ``as_of, subscriber_id,
+model_version``; re-scoring a month with the same model replaces its rows in
+one transaction) and optionally a Parquet / CSV file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, NotFoundError
+from .artifacts import TrainedModel, load_model
+from .reasons import ReasonText, render_catalog_reasons
+from .registry import champion, get_version
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = [
+    "SCORES_TABLE",
+    "ScoreResult",
+    "catalog_reason_texts",
+    "explain_with_reasons",
+    "load_registered",
+    "month_frame",
+    "score_month",
+    "write_file",
+]
+
+log = logging.getLogger(__name__)
+
+SCORES_TABLE = "scores"
+
+_SCORES_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCORES_TABLE} (
+    as_of DATE NOT NULL,
+    subscriber_id VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    churn_probability DOUBLE NOT NULL,
+    raw_score DOUBLE NOT NULL,
+    rank BIGINT NOT NULL,
+    top_categories VARCHAR,
+    top_reasons_en VARCHAR,
+    top_reasons_zh VARCHAR,
+    scored_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (as_of, subscriber_id, model_version)
+)
+"""
+
+OUTPUT_COLUMNS = (
+    "as_of",
+    "subscriber_id",
+    "model_version",
+    "churn_probability",
+    "raw_score",
+    "rank",
+    "top_categories",
+    "top_reasons_en",
+    "top_reasons_zh",
+    "scored_at",
+)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Summary of one scoring run (the rows are in the warehouse / file)."""
+
+    as_of: date
+    model_version: str
+    family: str
+    rows: int
+    explained: int
+    mean_probability: float
+    out: str | None
+    seconds: float
+    scores: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (without the rows)."""
+        top = self.scores.head(10)[
+            ["subscriber_id", "churn_probability", "rank", "top_reasons_zh", "top_reasons_en"]
+        ]
+        return {
+            "as_of": self.as_of.isoformat(),
+            "model_version": self.model_version,
+            "family": self.family,
+            "rows": self.rows,
+            "explained": self.explained,
+            "mean_probability": self.mean_probability,
+            "out": self.out,
+            "seconds": self.seconds,
+            "top": top.astype(object).where(top.notna(), None).to_dict(orient="records"),
+        }
+
+
+def catalog_reason_texts() -> list[ReasonText]:
+    """Reason texts of every catalog feature that can be a reason."""
+    from ..features import CATALOG
+
+    return [
+        ReasonText(
+            feature=f.name,
+            category=str(f.category),
+            template_en=f.reason_en,
+            template_zh=f.reason_zh,
+            fmt=str(f.reason_format),
+        )
+        for f in CATALOG
+        if f.risk_direction != 0 and f.reason_en and f.reason_zh
+    ]
+
+
+def _directional(contrib: pd.DataFrame, frame: pd.DataFrame, model: TrainedModel) -> pd.DataFrame:
+    """Keep a feature's contribution only where its value is on its risky side.
+
+    A catalog template says e.g. "call minutes down 62 %"; it is only true when
+    the value is beyond the typical (training median) value in the feature's
+    risk direction, so other contributions are not offered as reasons.
+    """
+    from ..features import CATALOG
+
+    direction = {f.name: f.risk_direction for f in CATALOG}
+    out = contrib.copy()
+    for name in contrib.columns:
+        d = direction.get(name, 0)
+        ref = model.family.reference_.get(name)
+        if d == 0 or not isinstance(ref, int | float):
+            out[name] = 0.0
+            continue
+        v = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+        risky = np.nan_to_num((v - float(ref)) * d, nan=0.0) > 0
+        out[name] = np.where(risky, contrib[name].to_numpy(), 0.0)
+    return out
+
+
+def explain_with_reasons(model: TrainedModel, frame: pd.DataFrame, *, top: int) -> pd.DataFrame:
+    """``top_categories``, ``top_reasons_en``, ``top_reasons_zh`` for each row of ``frame``."""
+    contrib = _directional(model.explain(frame), frame, model)
+    return render_catalog_reasons(contrib, frame, texts=catalog_reason_texts(), top=top)
+
+
+def load_registered(
+    settings: Settings, *, version: str | None = None
+) -> tuple[dict[str, Any], TrainedModel]:
+    """A registered model (default: the champion), checksum-verified."""
+    row = get_version(settings, version) if version else champion(settings)
+    path = settings.workspace / row["artifact_path"]
+    model = load_model(path, expected_checksum=row["checksum"], threads=settings.models.threads)
+    return row, model
+
+
+def month_frame(settings: Settings, *, as_of: date) -> pd.DataFrame:
+    """The feature snapshot of ``as_of``, built first when it is not stored yet."""
+    from ..features import build_snapshot, load_snapshot
+
+    try:
+        return load_snapshot(settings, as_of=as_of)
+    except NotFoundError:
+        log.info("no snapshot for %s yet: building it", f"{as_of:%Y-%m}")
+        build_snapshot(settings, as_of=as_of)
+        return load_snapshot(settings, as_of=as_of)
+
+
+def _write_warehouse(
+    settings: Settings, scores: pd.DataFrame, *, as_of: date, version: str
+) -> None:
+    from ..warehouse.analytical import connect, transaction
+
+    backend = connect(settings)
+    try:
+        with transaction(backend) as con:
+            con.execute(_SCORES_DDL)
+            con.execute(
+                f"DELETE FROM {SCORES_TABLE} WHERE as_of = ? AND model_version = ?",
+                [as_of, version],
+            )
+            con.register("_cg_scores", scores[list(OUTPUT_COLUMNS)])
+            try:
+                con.execute(
+                    f"INSERT INTO {SCORES_TABLE} ({', '.join(OUTPUT_COLUMNS)}) "
+                    f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM _cg_scores"
+                )
+            finally:
+                con.unregister("_cg_scores")
+    finally:
+        backend.disconnect()
+
+
+def write_file(scores: pd.DataFrame, out: Path) -> None:
+    """Write scores as Parquet (``.parquet``) or CSV (anything else)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in (".parquet", ".pq"):
+        scores.to_parquet(out, index=False)
+    elif out.suffix.lower() == ".csv":
+        scores.to_csv(out, index=False)
+    else:
+        raise InputError(f"--out {out}: use a .parquet or .csv file name")
+
+
+def score_month(
+    settings: Settings,
+    *,
+    as_of: date | str,
+    version: str | None = None,
+    out: Path | None = None,
+    frame: pd.DataFrame | None = None,
+) -> ScoreResult:
+    """Score every subscriber of the month's snapshot with the champion (or ``version``).
+
+    Parameters
+    ----------
+    settings
+        Workspace settings; ``settings.models.explain_share`` limits reasons to
+        the highest-risk share of customers, ``reasons_top`` sets how many.
+    as_of
+        The snapshot month.
+    version
+        A registered model version instead of the champion.
+    out
+        Also write the scores to this ``.parquet`` / ``.csv`` file.
+    frame
+        The snapshot rows to score (default: read or build the month's snapshot).
+    """
+    from ..features.context import parse_month
+
+    t0 = time.perf_counter()
+    month = parse_month(as_of)
+    if out is not None and out.suffix.lower() not in (".parquet", ".pq", ".csv"):
+        raise InputError(f"--out {out}: use a .parquet or .csv file name")
+    row, model = load_registered(settings, version=version)
+    snap = month_frame(settings, as_of=month) if frame is None else frame
+    if snap.empty:
+        raise NotFoundError(f"the snapshot of {month:%Y-%m} has no subscribers to score")
+    raw = model.raw_scores(snap)
+    prob = model.calibrator.transform(raw)
+    order = np.argsort(-prob, kind="stable")
+    rank = np.empty(len(prob), dtype=np.int64)
+    rank[order] = np.arange(1, len(prob) + 1)
+    scores = pd.DataFrame(
+        {
+            "as_of": month,
+            "subscriber_id": snap["subscriber_id"].astype(str).to_numpy(),
+            "model_version": row["version"],
+            "churn_probability": prob,
+            "raw_score": raw,
+            "rank": rank,
+        }
+    )
+    share = settings.models.explain_share
+    explain_rows = int(np.ceil(share * len(snap)))
+    chosen = np.sort(order[:explain_rows])
+    reasons = explain_with_reasons(model, snap.iloc[chosen], top=settings.models.reasons_top)
+    for col in ("top_categories", "top_reasons_en", "top_reasons_zh"):
+        values = pd.Series(pd.NA, index=scores.index, dtype="string")
+        values.iloc[chosen] = reasons[col].to_numpy()
+        scores[col] = values
+    scores["scored_at"] = datetime.now(UTC).replace(tzinfo=None)
+    scores = scores.sort_values("rank", kind="stable").reset_index(drop=True)
+    _write_warehouse(settings, scores, as_of=month, version=row["version"])
+    if out is not None:
+        write_file(scores, out)
+    return ScoreResult(
+        as_of=month,
+        model_version=row["version"],
+        family=row["family"],
+        rows=len(scores),
+        explained=len(chosen),
+        mean_probability=float(prob.mean()),
+        out=str(out) if out is not None else None,
+        seconds=time.perf_counter() - t0,
+        scores=scores,
+    )

@@ -1,0 +1,180 @@
+"""The operational database: SQLAlchemy 2 engine and sessions, schema kept by Alembic.
+
+Small, transactional, many writers: the model registry, warnings, campaigns,
+contacts, users and the audit log. SQLite (a file in the workspace) by default,
+PostgreSQL in production; only types both support are used. Every stage
+declares its tables on the one :class:`Base` and adds an Alembic revision
+under ``churnguard/warehouse/migrations/versions``; :func:`open_operational`
+brings the database to the latest revision before handing out an engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import MetaData, create_engine, event, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from ..errors import ConfigError, StateError
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Base",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "open_operational",
+    "session_scope",
+    "upgrade",
+]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# Stable constraint names, so migrations can refer to them on every database.
+_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every operational table (registry, warnings, campaigns, ...)."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")  # several CLI/API processes may write at once
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for ``url`` (SQLite gets foreign keys, WAL and a busy timeout)."""
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[1] if "///" in url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (ImportError, ValueError, ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(
+            f"cannot use the operational database URL ({type(exc).__name__}: {exc}); fix "
+            "[operational] url in churnguard.toml (e.g. postgresql+psycopg://user@host/db)"
+        ) from None
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str | None:
+    """The newest migration revision shipped with this churnguard."""
+    from alembic.script import ScriptDirectory
+
+    cfg = _alembic_config(create_engine("sqlite://"))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (``None``: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the database to the newest revision (idempotent).
+
+    Two processes may race to migrate a new database; the loser's DDL fails,
+    and it is fine as long as the database is at the head afterwards.
+    """
+    from alembic import command
+
+    head = head_revision()
+    if current_revision(engine) == head:
+        return
+    try:
+        command.upgrade(_alembic_config(engine), "head")
+    except (OperationalError, ProgrammingError) as exc:
+        if current_revision(engine) != head:
+            raise StateError(
+                f"migrating the operational database failed ({exc.orig}); "
+                "check that no other version of churnguard uses it, then retry"
+            ) from None
+    log.info("operational database at revision %s", head)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def open_operational(settings: Settings, *, migrate: bool = True) -> Engine:
+    """The engine of the workspace's operational database, migrated to the head revision.
+
+    Engines are reused within a process (one pool per URL).
+
+    Raises
+    ------
+    StateError
+        The database cannot be reached or migrated.
+    """
+    url = settings.operational_url
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = make_engine(url)
+        if migrate:
+            try:
+                upgrade(engine)
+            except DBAPIError as exc:
+                engine.dispose()
+                raise StateError(
+                    f"cannot open the operational database ({type(exc.orig).__name__}); "
+                    "check [operational] url in churnguard.toml and that the server is up"
+                ) from None
+        _ENGINES[url] = engine
+    return engine
+
+
+@contextmanager
+def session_scope(settings: Settings) -> Iterator[Session]:
+    """A session in one transaction: committed at the end, rolled back on error."""
+    factory = sessionmaker(bind=open_operational(settings), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
+
+
+def table_names(engine: Engine) -> list[str]:
+    """Tables present in the database (for checks and diagnostics)."""
+    return sorted(inspect(engine).get_table_names())

@@ -42,6 +42,8 @@ def warn(
         emit_json(result.to_dict())
         return
     d = result.to_dict()
+    if d["prepared"]:
+        console.print(f"[dim]prepared first: {', '.join(d['prepared'])} of {d['as_of'][:7]}[/]")
     th = d["thresholds"]
     console.print(
         f"[bold]{d['warnings']}[/] warnings for {d['as_of'][:7]} from {d['scored']:,} scored "

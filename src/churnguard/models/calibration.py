@@ -14,6 +14,7 @@ from ..errors import InputError
 __all__ = ["Calibrator", "fit_calibrator"]
 
 _EPS = 1e-6
+_P_MIN, _P_MAX = 1e-4, 0.99
 _TIE_BREAK = 1e-6
 
 
@@ -47,7 +48,7 @@ class Calibrator:
         # Isotonic maps whole score ranges to one value; a negligible strictly
         # increasing term keeps the model's ranking inside those ranges, so ROC AUC
         # and the worklist order are not lost to ties.
-        return np.asarray(np.clip(np.interp(p, x, y) + _TIE_BREAK * p, 0.0, 1.0))
+        return np.asarray(np.clip(np.interp(p, x, y) + _TIE_BREAK * p, 0.0, _P_MAX + _TIE_BREAK))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -75,7 +76,9 @@ def fit_calibrator(
     if len(np.unique(y)) != 2:
         raise InputError("calibration needs churners and non-churners in the held-out rows")
     if method == "isotonic" and int(y.sum()) >= 50:
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+        # bounded away from 0 and 1: a top bin where every customer churned says
+        # "very likely", not "certain" (a probability of 1 would zero the CLV)
+        iso = IsotonicRegression(y_min=_P_MIN, y_max=_P_MAX, out_of_bounds="clip").fit(p, y)
         return Calibrator(
             "isotonic",
             {

@@ -29,7 +29,14 @@ from .store import RecordSummary, WarningPush, record
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["WarnResult", "push_warnings", "raise_warnings", "repush", "scoring_base"]
+__all__ = [
+    "WarnResult",
+    "ensure_scores",
+    "push_warnings",
+    "raise_warnings",
+    "repush",
+    "scoring_base",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,7 @@ class WarnResult:
     matrix: pd.DataFrame
     model_version: str | None
     seconds: float
+    prepared: list[str] = field(default_factory=list)
     pushes: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self, column: str) -> dict[str, int]:
@@ -101,6 +109,7 @@ class WarnResult:
             "group_warnings": len(self.batch.groups),
             "stored": self.stored.to_dict(),
             "value_risk_matrix": self.matrix.to_dict("records"),
+            "prepared": self.prepared,
             "pushes": self.pushes,
             "seconds": round(self.seconds, 2),
             "sample": w.head(5)[
@@ -146,6 +155,40 @@ def _latest_scores(backend: Any, *, as_of: date) -> tuple[ir.Table, str | None]:
     version = str(rows[0][0])
     s = backend.table("scores")
     return s.filter(s.as_of == as_of, s.model_version == version), version
+
+
+def ensure_scores(settings: Settings, *, as_of: date) -> list[str]:
+    """Build the month's snapshot and score it with the current champion, if not done yet.
+
+    Returns what was prepared (``"snapshot"``, ``"scores"``), so callers can say so.
+    """
+    from ..features import build_snapshot
+    from ..features.store import has_snapshot
+    from ..models.registry import champion
+    from ..models.scoring import score_month
+
+    version = champion(settings)["version"]
+    done: list[str] = []
+    backend = connect(settings, read_only=True)
+    try:
+        snapshot_ready = has_snapshot(backend, as_of)
+        scored = "scores" in _tables(backend) and bool(
+            raw_duckdb(backend)
+            .execute(
+                "SELECT count(*) FROM scores WHERE as_of = ? AND model_version = ?",
+                [as_of, version],
+            )
+            .fetchall()[0][0]
+        )
+    finally:
+        backend.disconnect()
+    if not snapshot_ready:
+        build_snapshot(settings, as_of=as_of)
+        done.append("snapshot")
+    if not scored or not snapshot_ready:
+        score_month(settings, as_of=as_of)
+        done.append("scores")
+    return done
 
 
 def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.Table, str | None]:
@@ -209,6 +252,7 @@ def raise_warnings(
     month = month_start(as_of)
     run = run_date or datetime.now(UTC).date()
     rules = load_rules(workspace=settings.workspace)
+    prepared = ensure_scores(settings, as_of=month)
     backend = connect(settings, read_only=True)
     try:
         base, version = scoring_base(settings, backend, as_of=month)
@@ -227,6 +271,7 @@ def raise_warnings(
             model_version=version,
         )
     result = WarnResult(
+        prepared=prepared,
         as_of=month,
         run_date=run,
         batch=batch,

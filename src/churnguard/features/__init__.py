@@ -1,0 +1,46 @@
+"""Features and labels: point-in-time snapshots from one catalog, on DuckDB or Spark.
+
+Stages call:
+
+- :func:`build_snapshot` / :func:`load_snapshot` — store and read the snapshot of a month;
+- :func:`snapshot_expr` — the pure Ibis expression (scoring, Spark, parity);
+- :func:`label_expr` / :func:`build_labels` / :func:`labeled_as_ofs` — labels;
+- :func:`training_frame` — stacked snapshots with their labels;
+- :data:`CATALOG`, :func:`feature_columns`, :func:`categorical_columns` — model inputs
+  and their meaning (reason templates, categories, risk direction).
+"""
+
+from __future__ import annotations
+
+from .catalog import REASON_CATEGORIES, FeatureDef, ReasonCategory, ReasonFormat
+from .labels import build_labels, label_expr, label_lag_months, labeled_as_ofs
+from .registry import (
+    CATALOG,
+    CATALOG_VERSION,
+    categorical_columns,
+    feature,
+    feature_columns,
+)
+from .snapshot import SnapshotInfo, build_snapshot, load_snapshot, snapshot_expr
+from .training import training_frame
+
+__all__ = [
+    "CATALOG",
+    "CATALOG_VERSION",
+    "REASON_CATEGORIES",
+    "FeatureDef",
+    "ReasonCategory",
+    "ReasonFormat",
+    "SnapshotInfo",
+    "build_labels",
+    "build_snapshot",
+    "categorical_columns",
+    "feature",
+    "feature_columns",
+    "label_expr",
+    "label_lag_months",
+    "labeled_as_ofs",
+    "load_snapshot",
+    "snapshot_expr",
+    "training_frame",
+]

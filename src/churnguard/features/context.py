@@ -1,0 +1,198 @@
+"""The as-of month and the source tables a snapshot reads, on any Ibis backend."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pyarrow as pa
+
+from ..contract import TABLES, ColumnType
+from ..errors import InputError
+from ..months import add_months, month_start
+from ..months import parse_month as _parse_month
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+__all__ = [
+    "AsOf",
+    "Sources",
+    "add_months",
+    "empty_table",
+    "month_start",
+    "parse_month",
+    "table_names",
+]
+
+
+def parse_month(text: str | date) -> date:
+    """A month from ``YYYY-MM`` (or ``YYYY-MM-DD`` / a date): its first day.
+
+    Raises
+    ------
+    InputError
+        If the text is not a month.
+    """
+    if isinstance(text, date):
+        return month_start(text)
+    return _parse_month(text)
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The snapshot month M and the boundaries that keep a snapshot point-in-time.
+
+    Everything a snapshot reads is dated before :attr:`next_start` (the first
+    day of M+1): monthly rows with ``month <= M``, events with ``ts < next_start``.
+    """
+
+    month: date
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "month", month_start(self.month))
+
+    @property
+    def index(self) -> int:
+        """Months since year 0 (``year * 12 + month``), for month offsets."""
+        return self.month.year * 12 + self.month.month
+
+    @property
+    def next_start(self) -> date:
+        return add_months(self.month, 1)
+
+    @property
+    def end(self) -> date:
+        """The last day of M."""
+        return date(
+            self.month.year,
+            self.month.month,
+            calendar.monthrange(self.month.year, self.month.month)[1],
+        )
+
+    @property
+    def next_start_epoch(self) -> int:
+        """Seconds since 1970-01-01 (UTC) at the start of M+1."""
+        return int(datetime(*self.next_start.timetuple()[:3], tzinfo=UTC).timestamp())
+
+    @property
+    def next_start_days(self) -> int:
+        """Days since 1970-01-01 at the start of M+1."""
+        return (self.next_start - date(1970, 1, 1)).days
+
+    def months_back(self, n: int) -> date:
+        """The first day of the month ``n`` months before M."""
+        return add_months(self.month, -n)
+
+    def offset(self, d: ir.DateValue | ir.TimestampValue) -> ir.IntegerValue:
+        """Months from ``d``'s month to M (0: M itself, 1: the month before, ...)."""
+        return self.index - (d.year() * 12 + d.month())
+
+    def days_before_end(self, ts: ir.TimestampValue) -> ir.FloatingValue:
+        """Days from ``ts`` to the end of M (the start of M+1)."""
+        # float first: DuckDB reads 86400.0 as a DECIMAL and would round the quotient
+        return (self.next_start_epoch - ts.epoch_seconds()).cast("float64") / 86400.0
+
+    def label(self) -> str:
+        return self.month.strftime("%Y-%m")
+
+    def shifted(self, n: int) -> AsOf:
+        return AsOf(add_months(self.month, n))
+
+    def __str__(self) -> str:
+        return self.label()
+
+
+_IBIS_TYPES = {
+    ColumnType.STRING: "string",
+    ColumnType.INT: "int64",
+    ColumnType.FLOAT: "float64",
+    ColumnType.BOOL: "boolean",
+    ColumnType.DATE: "date",
+    ColumnType.MONTH: "date",
+    ColumnType.TIMESTAMP: "timestamp",
+}
+
+
+def _arrow_type(t: ColumnType) -> pa.DataType:
+    return {
+        ColumnType.STRING: pa.string(),
+        ColumnType.INT: pa.int64(),
+        ColumnType.FLOAT: pa.float64(),
+        ColumnType.BOOL: pa.bool_(),
+        ColumnType.DATE: pa.date32(),
+        ColumnType.MONTH: pa.date32(),
+        ColumnType.TIMESTAMP: pa.timestamp("us"),
+    }[t]
+
+
+def empty_table(name: str) -> pa.Table:
+    """An empty Arrow table with the contract's columns of table ``name``."""
+    schema = TABLES[name]
+    return pa.table(
+        {c.name: pa.array([], _arrow_type(c.type)) for c in schema.columns},
+    )
+
+
+def table_names(backend: Any) -> set[str]:
+    """Tables and views of ``backend``'s current database.
+
+    On DuckDB the catalog is queried directly: Ibis 12's ``list_tables`` calls
+    ``fetch_arrow_table``, which DuckDB 2.0 connections no longer have.
+    """
+    if backend.name == "duckdb":
+        rows = backend.con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_catalog = current_database()"
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+    return set(backend.list_tables())
+
+
+class Sources:
+    """The contract tables on one Ibis backend, with only the contract columns.
+
+    A table the warehouse does not hold (every table but ``subscribers`` is
+    optional) reads as empty, so its features come out NULL or their fill value.
+    """
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self._present = table_names(backend)
+        self._cache: dict[str, ir.Table] = {}
+
+    def has(self, name: str) -> bool:
+        return name in self._present
+
+    def __getitem__(self, name: str) -> ir.Table:
+        if name not in self._cache:
+            columns = TABLES[name].column_names
+            if name in self._present:
+                t = self.backend.table(name)
+                missing = [c for c in columns if c not in t.columns]
+                if missing:
+                    raise InputError(
+                        f"warehouse table {name} lacks contract columns {missing}; "
+                        "re-ingest the source with a current churnguard"
+                    )
+                t = t.select(*columns)
+            elif name == "subscribers":
+                raise InputError(
+                    "the warehouse has no subscribers table; ingest the data first "
+                    "('churnguard ingest SOURCE --workspace W')"
+                )
+            else:
+                t = self._empty(name)
+            self._cache[name] = t
+        return self._cache[name]
+
+    def _empty(self, name: str) -> ir.Table:
+        # Derived from subscribers (always present) rather than an in-memory table,
+        # so the expression compiles to plain SQL on every backend.
+        base = self["subscribers"]
+        return base.filter(ibis.literal(False)).select(
+            **{c.name: ibis.null(_IBIS_TYPES[c.type]) for c in TABLES[name].columns}
+        )

@@ -1,0 +1,138 @@
+"""Persistence of snapshots in the DuckDB warehouse: ``feature_snapshots`` and its run log."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from .registry import CATALOG, CATALOG_VERSION
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "RUNS_TABLE",
+    "SNAPSHOT_TABLE",
+    "counts_by_service",
+    "has_snapshot",
+    "read_snapshot",
+    "record_seconds",
+    "replace_snapshot",
+    "stored_as_ofs",
+]
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_TABLE = "feature_snapshots"
+RUNS_TABLE = "feature_snapshot_runs"
+
+
+def _raw(backend: Any) -> Any:
+    return backend.con
+
+
+def _columns_sql() -> str:
+    cols = ["as_of DATE NOT NULL", "subscriber_id VARCHAR NOT NULL"]
+    cols += [f'"{f.name}" {"VARCHAR" if f.categorical else "DOUBLE"}' for f in CATALOG]
+    return ", ".join(cols)
+
+
+def _table_exists(con: Any, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_name = ? AND table_catalog = current_database()",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _ensure_tables(con: Any) -> None:
+    """Create the tables; drop snapshots built by another catalog version (their columns differ)."""
+    if _table_exists(con, RUNS_TABLE):
+        stale = con.execute(
+            f"SELECT count(*) FROM {RUNS_TABLE} WHERE catalog_version <> ?", [CATALOG_VERSION]
+        ).fetchone()
+        if stale and stale[0]:
+            log.warning(
+                "feature catalog changed (now %s): dropping %d stored snapshots; rebuild them",
+                CATALOG_VERSION,
+                stale[0],
+            )
+            con.execute(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}")
+            con.execute(f"DELETE FROM {RUNS_TABLE}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {SNAPSHOT_TABLE} ({_columns_sql()})")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (as_of DATE PRIMARY KEY, "
+        "catalog_version VARCHAR NOT NULL, engine VARCHAR NOT NULL, subscribers BIGINT, "
+        "seconds DOUBLE, built_at TIMESTAMP DEFAULT current_timestamp)"
+    )
+
+
+def replace_snapshot(backend: Any, as_of: date, *, select_sql: str, engine: str) -> None:
+    """Replace the rows of ``as_of`` with the result of ``select_sql``, in one transaction."""
+    con = _raw(backend)
+    _ensure_tables(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {SNAPSHOT_TABLE} WHERE as_of = ?", [as_of])
+        con.execute(f"INSERT INTO {SNAPSHOT_TABLE} BY NAME {select_sql}")
+        n = con.execute(
+            f"SELECT count(*) FROM {SNAPSHOT_TABLE} WHERE as_of = ?", [as_of]
+        ).fetchone()
+        con.execute(f"DELETE FROM {RUNS_TABLE} WHERE as_of = ?", [as_of])
+        con.execute(
+            f"INSERT INTO {RUNS_TABLE} (as_of, catalog_version, engine, subscribers) "
+            "VALUES (?, ?, ?, ?)",
+            [as_of, CATALOG_VERSION, engine, n[0] if n else 0],
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def record_seconds(backend: Any, as_of: date, seconds: float) -> None:
+    """Note how long the build of ``as_of`` took."""
+    _raw(backend).execute(f"UPDATE {RUNS_TABLE} SET seconds = ? WHERE as_of = ?", [seconds, as_of])
+
+
+def has_snapshot(backend: Any, as_of: date) -> bool:
+    """Whether a snapshot of ``as_of`` built by the current catalog is stored."""
+    return as_of in stored_as_ofs(backend)
+
+
+def stored_as_ofs(backend: Any) -> list[date]:
+    """As-of months with a stored snapshot of the current catalog version."""
+    con = _raw(backend)
+    if not (_table_exists(con, RUNS_TABLE) and _table_exists(con, SNAPSHOT_TABLE)):
+        return []
+    rows = con.execute(
+        f"SELECT as_of FROM {RUNS_TABLE} WHERE catalog_version = ? ORDER BY as_of",
+        [CATALOG_VERSION],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def counts_by_service(backend: Any, as_of: date) -> dict[str, int]:
+    """Subscribers in the stored snapshot of ``as_of``, per service type."""
+    rows = (
+        _raw(backend)
+        .execute(
+            f"SELECT coalesce(service_type, 'unknown'), count(*) FROM {SNAPSHOT_TABLE} "
+            "WHERE as_of = ? GROUP BY ALL ORDER BY 1",
+            [as_of],
+        )
+        .fetchall()
+    )
+    return {str(k): int(v) for k, v in rows}
+
+
+def read_snapshot(backend: Any, as_of: date) -> pd.DataFrame:
+    """The stored snapshot rows of ``as_of``, ordered by subscriber."""
+    df: pd.DataFrame = (
+        _raw(backend)
+        .execute(f"SELECT * FROM {SNAPSHOT_TABLE} WHERE as_of = ? ORDER BY subscriber_id", [as_of])
+        .df()
+    )
+    return df

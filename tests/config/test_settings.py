@@ -67,3 +67,13 @@ def test_workspace_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_settings_are_immutable(workspace: Settings) -> None:
     with pytest.raises(ValueError, match="frozen"):
         workspace.labels.horizon_months = 5  # type: ignore[misc]
+
+
+def test_configuration_reference_is_current() -> None:
+    from churnguard.config.reference import render_reference
+
+    page = Path(__file__).parents[2] / "docs" / "configuration.md"
+    assert page.read_text(encoding="utf-8") == render_reference(), (
+        "docs/configuration.md is stale: python -m churnguard.config.reference > "
+        "docs/configuration.md"
+    )

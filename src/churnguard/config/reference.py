@@ -19,6 +19,32 @@ def _fmt(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _section(name: str, section: BaseModel, lines: list[str]) -> None:
+    doc = (type(section).__doc__ or "").strip().splitlines()
+    lines += [f"## `[{name}]`", ""]
+    if doc:
+        lines += [doc[0], ""]
+    nested: list[tuple[str, BaseModel]] = []
+    lines += ["| key | default | meaning |", "|---|---|---|"]
+    for key, sub in type(section).model_fields.items():
+        value = getattr(section, key)
+        if isinstance(value, BaseModel):
+            nested.append((f"{name}.{key}", value))
+            continue
+        if isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
+            shown = "; ".join(
+                ", ".join(f"{k}={_fmt(v)}" for k, v in item.model_dump(exclude_none=True).items())
+                for item in value
+            )
+            lines.append(f"| `{key}` | {shown} | {(sub.description or '').replace('|', '/')} |")
+            continue
+        meaning = (sub.description or "").replace("|", "\\|")
+        lines.append(f"| `{key}` | `{_fmt(value)}` | {meaning} |")
+    lines.append("")
+    for sub_name, sub_section in nested:
+        _section(sub_name, sub_section, lines)
+
+
 def render_reference() -> str:
     """Markdown describing every section and key of ``churnguard.toml`` with its default."""
     lines = [
@@ -30,18 +56,8 @@ def render_reference() -> str:
         "",
     ]
     for name, field in Settings.model_fields.items():
-        section = field.default
-        if not isinstance(section, BaseModel):
-            continue
-        doc = (type(section).__doc__ or "").strip().splitlines()
-        lines += [f"## `[{name}]`", ""]
-        if doc:
-            lines += [doc[0], ""]
-        lines += ["| key | default | meaning |", "|---|---|---|"]
-        for key, sub in type(section).model_fields.items():
-            meaning = (sub.description or "").replace("|", "\\|")
-            lines.append(f"| `{key}` | `{_fmt(getattr(section, key))}` | {meaning} |")
-        lines.append("")
+        if isinstance(field.default, BaseModel):
+            _section(name, field.default, lines)
     return "\n".join(lines)
 
 

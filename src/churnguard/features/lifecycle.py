@@ -56,12 +56,20 @@ def _tenure(t: ir.Table, a: AsOf) -> ir.Value:
     return a.offset(t.activation_date).cast("float64")
 
 
-def _to_contract_end(t: ir.Table, a: AsOf) -> ir.Value:
+def _months_to_end(t: ir.Table, a: AsOf) -> ir.Value:
     end = t.contract_end_date
-    return ibis.cases(
-        (end.notnull(), (end.year() * 12 + end.month() - a.index).cast("float64")),
-        else_=ibis.null("float64"),
-    )
+    return (end.year() * 12 + end.month() - a.index).cast("float64")
+
+
+def _to_contract_end(t: ir.Table, a: AsOf) -> ir.Value:
+    # NULL once expired: "ends in -5 months" reads wrong; months_out_of_contract says it
+    months = _months_to_end(t, a)
+    return ibis.cases((months >= 0, months), else_=ibis.null("float64"))
+
+
+def _out_of_contract(t: ir.Table, a: AsOf) -> ir.Value:
+    months = _months_to_end(t, a)
+    return ibis.cases((months < 0, -months), else_=ibis.null("float64"))
 
 
 def _age(t: ir.Table, a: AsOf) -> ir.Value:
@@ -110,10 +118,23 @@ FEATURES: tuple[FeatureDef, ...] = (
         unit="months",
         expr=_to_contract_end,
         risk_direction=-1,
-        en="Months from the as-of month to the contract end (negative: expired)",
-        zh="距合约到期月数（负数为已到期）",
+        en="Months from the as-of month to the contract end (empty once expired)",
+        zh="距合约到期月数（已到期为空）",
         reason_en="contract ends in {value} months",
         reason_zh="合约 {value} 个月后到期",
+        reason_format=ReasonFormat.INTEGER,
+    ),
+    FeatureDef(
+        name="months_out_of_contract",
+        family="lifecycle",
+        category=_L,
+        unit="months",
+        expr=_out_of_contract,
+        risk_direction=1,
+        en="Months since the contract expired (empty while under contract)",
+        zh="合约已到期月数（合约期内为空）",
+        reason_en="out of contract for {value} months",
+        reason_zh="合约已到期 {value} 个月",
         reason_format=ReasonFormat.INTEGER,
     ),
     FeatureDef(

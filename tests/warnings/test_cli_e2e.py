@@ -1,0 +1,111 @@
+"""warn and worklist end to end through the CLI on a small simulated operator."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import CLI
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("warn-e2e")
+    data, ws = root / "sim", root / "ws"
+    run(
+        "simulate",
+        str(data),
+        "--subscribers",
+        "2500",
+        "--months",
+        "11",
+        "--seed",
+        "4",
+        "--start",
+        "2024-01",
+    )
+    run("ingest", str(data), "--workspace", str(ws))
+    run(
+        "model",
+        "train",
+        "--as-of",
+        "2024-11",
+        "--families",
+        "logistic,lightgbm",
+        "--workspace",
+        str(ws),
+    )
+    return ws
+
+
+def test_warn_scores_grades_and_stores(trained: Path) -> None:
+    ws = str(trained)
+    first = json.loads(
+        run(
+            "warn", "--as-of", "2024-11", "--workspace", ws, "--run-date", "2024-12-02", "--json"
+        ).stdout
+    )
+    # no score step was run: warn prepared the month's snapshot and scores itself
+    assert "scores" in first["prepared"]
+    assert first["warnings"] > 0
+    assert set(first["by_level"]) == {"red", "orange", "yellow"}
+    assert first["stored"]["new"] == first["warnings"]
+    assert sum(first["by_queue"].values()) == first["warnings"]
+    assert {"high", "medium", "low"} >= {r["value_tier"] for r in first["value_risk_matrix"]}
+    sample = first["sample"][0]
+    assert sample["reasons_zh"] and sample["reasons_en"] and sample["deadline"]
+
+    again = json.loads(
+        run(
+            "warn", "--as-of", "2024-11", "--workspace", ws, "--run-date", "2024-12-09", "--json"
+        ).stdout
+    )
+    assert again["prepared"] == []
+    assert again["stored"]["new"] == 0
+    assert again["stored"]["kept_in_cooldown"] == first["warnings"]
+
+
+def test_worklist_is_masked_and_sorted(trained: Path, tmp_path: Path) -> None:
+    ws = str(trained)
+    text = run("worklist", "--workspace", ws, "--format", "csv").stdout
+    df = pd.read_csv(io.StringIO(text), dtype=str)
+    assert len(df) > 0
+    assert {"reasons", "deadline", "queue", "msisdn", "name"} <= set(df.columns)
+    assert not df["msisdn"].str.fullmatch(r"1\d{10}").any()
+    assert df["msisdn"].str.fullmatch(r"1\d{2}\*{4}\d{4}").all()
+    order = df["level"].map({"red": 0, "orange": 1, "yellow": 2})
+    assert order.is_monotonic_increasing
+    queue = df["queue"].iloc[0]
+    only = pd.read_csv(
+        io.StringIO(run("worklist", "--workspace", ws, "--queue", queue, "--level", "red").stdout),
+        dtype=str,
+    )
+    assert set(only["queue"]) <= {queue} and set(only["level"]) <= {"red"}
+    xlsx = tmp_path / "list.xlsx"
+    run("worklist", "--workspace", ws, "--format", "xlsx", "--out", str(xlsx), "--lang", "en")
+    back = pd.read_excel(xlsx, dtype=str)
+    assert len(back) == len(df)
+    assert not back["msisdn"].str.fullmatch(r"1\d{10}").any()
+
+
+def test_worklist_errors_are_clear(trained: Path) -> None:
+    out = subprocess.run(
+        [CLI, "worklist", "--workspace", str(trained), "--queue", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert "queues with warnings" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,104 @@
+"""Benchmark: scoring, value and warnings for a whole simulated base (issue 6 target: 1 M ≤ 30 s).
+
+Prepares once (cached in --root): simulate, ingest, train a LightGBM champion on
+a few labeled snapshots (training rows capped), build the as-of snapshot. Then
+times the monthly run that the target is about: ``score`` (champion, calibrated,
+reasons for everyone) and ``warn`` (value, rules, levels, routing, storing).
+
+    .venv/bin/python bench/warnings_speed.py --subscribers 1000000 --months 12
+
+Prints one JSON line per stage and a summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLI = str(Path(sys.executable).with_name("churnguard"))
+
+
+def _run(*args: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([CLI, *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def _peak_child_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--subscribers", type=int, default=1_000_000)
+    ap.add_argument("--months", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--root", type=Path, default=None, help="cache folder [default: /tmp]")
+    args = ap.parse_args()
+    root = args.root or Path(f"/tmp/cg-warn-bench-{args.subscribers}-{args.months}")
+    data, ws = root / "sim", root / "ws"
+    last = f"{2024 + (args.months - 1) // 12}-{(args.months - 1) % 12 + 1:02d}"
+    if not (root / ".prepared").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        prep = {
+            "simulate": _run(
+                "simulate",
+                str(data),
+                "--subscribers",
+                str(args.subscribers),
+                "--months",
+                str(args.months),
+                "--seed",
+                str(args.seed),
+                "--start",
+                "2024-01",
+            ),
+            "ingest": _run("ingest", str(data), "--workspace", str(ws)),
+        }
+        cfg = ws / "churnguard.toml"
+        cfg.write_text(
+            cfg.read_text(encoding="utf-8").replace(
+                "[models]", "[models]\nmax_train_rows = 200000", 1
+            ),
+            encoding="utf-8",
+        )
+        prep["train"] = _run(
+            "model",
+            "train",
+            "--as-of",
+            last,
+            "--families",
+            "lightgbm",
+            "--snapshots",
+            "3",
+            "--workspace",
+            str(ws),
+        )
+        prep["snapshot"] = _run("features", "build", "--as-of", last, "--workspace", str(ws))
+        print(json.dumps({"prepared": {k: round(v, 1) for k, v in prep.items()}}))
+        (root / ".prepared").touch()
+    load0 = os.getloadavg()[0]
+    score_s = _run("score", "--as-of", last, "--workspace", str(ws))
+    warn_s = _run(
+        "warn", "--as-of", last, "--workspace", str(ws), "--no-push", "--run-date", "2025-01-06"
+    )
+    rows = {
+        "subscribers": args.subscribers,
+        "score_s": round(score_s, 1),
+        "warn_s": round(warn_s, 1),
+        "total_s": round(score_s + warn_s, 1),
+        "peak_rss_gb": round(_peak_child_gb(), 2),
+        "load_before": round(load0, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -130,10 +130,11 @@ def load_settings(
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{cfg} has invalid settings: {problems}. Fix them and retry") from None
+        from .files import describe_errors
+
+        raise ConfigError(
+            f"{cfg} has invalid settings: {describe_errors(exc)}. Fix them and retry"
+        ) from None
 
 
 _HEADER = """\

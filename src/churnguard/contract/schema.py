@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import pyarrow as pa
+
 __all__ = ["Column", "ColumnType", "TableSchema"]
 
 
@@ -28,6 +30,19 @@ class ColumnType(StrEnum):
     def sql(self) -> str:
         """The DuckDB/ANSI SQL type used to store the column."""
         return _SQL_TYPES[self]
+
+    @property
+    def arrow(self) -> pa.DataType:
+        """The Arrow type of the column in files and in-memory tables."""
+        return {
+            ColumnType.STRING: pa.string(),
+            ColumnType.INT: pa.int64(),
+            ColumnType.FLOAT: pa.float64(),
+            ColumnType.BOOL: pa.bool_(),
+            ColumnType.DATE: pa.date32(),
+            ColumnType.MONTH: pa.date32(),
+            ColumnType.TIMESTAMP: pa.timestamp("us"),
+        }[self]
 
 
 _SQL_TYPES = {

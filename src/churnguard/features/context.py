@@ -117,23 +117,11 @@ _IBIS_TYPES = {
 }
 
 
-def _arrow_type(t: ColumnType) -> pa.DataType:
-    return {
-        ColumnType.STRING: pa.string(),
-        ColumnType.INT: pa.int64(),
-        ColumnType.FLOAT: pa.float64(),
-        ColumnType.BOOL: pa.bool_(),
-        ColumnType.DATE: pa.date32(),
-        ColumnType.MONTH: pa.date32(),
-        ColumnType.TIMESTAMP: pa.timestamp("us"),
-    }[t]
-
-
 def empty_table(name: str) -> pa.Table:
     """An empty Arrow table with the contract's columns of table ``name``."""
     schema = TABLES[name]
     return pa.table(
-        {c.name: pa.array([], _arrow_type(c.type)) for c in schema.columns},
+        {c.name: pa.array([], c.type.arrow) for c in schema.columns},
     )
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import ConfigError
+from ..config.files import load_yaml_model
 
 __all__ = ["Channel", "CostModel", "Eligibility", "Offer", "OfferCatalog", "load_catalog"]
 
@@ -109,21 +107,11 @@ def load_catalog(path: Path | None = None, *, workspace: Path | None = None) -> 
     ConfigError
         For unreadable YAML or an invalid catalog, naming the offer and field.
     """
-    if path is None:
-        if workspace is None:
-            path = _default_path()
-        else:
-            path = workspace / "offers.yaml"
-            if not path.exists():
-                shutil.copyfile(_default_path(), path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read offer catalog {path}: {exc}") from None
-    try:
-        return OfferCatalog.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{path} is not a valid offer catalog: {problems}") from None
+    return load_yaml_model(
+        OfferCatalog,
+        path=path,
+        workspace=workspace,
+        file_name="offers.yaml",
+        default=_default_path(),
+        what="offer catalog",
+    )

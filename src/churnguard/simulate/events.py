@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from ..contract import TABLES
 from .behaviour import SECONDS_PER_DAY, MonthContext
 from .catalog import PLANS
 from .texts import COMPLAINT_CATEGORIES, complaint_texts, survey_comments
@@ -22,18 +23,9 @@ __all__ = ["MonthEvents", "complaints", "interactions", "plan_changes", "surveys
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 _TS = pa.timestamp("us")
-_CHANNELS = ("app", "hall", "call_center", "web", "wechat", "regulator", "other")
-_KINDS = (
-    "inquiry",
-    "bill_query",
-    "plan_change",
-    "cancel_inquiry",
-    "port_out_query",
-    "top_up",
-    "service_request",
-    "complaint",
-    "other",
-)
+# the contract's allowed values, in its order (the draws depend on it)
+_CHANNELS = TABLES["interactions"].column("channel").allowed or ()
+_KINDS = TABLES["interactions"].column("kind").allowed or ()
 _SLOT = 64  # second residues per subscriber-month, see module docstring
 # Residues: ordinary contacts 0..39, complaints 40..49, cancel 50, port-out 51, plan change 52.
 _MAX_ORDINARY = 40

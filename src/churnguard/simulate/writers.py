@@ -15,22 +15,12 @@ from ..contract import TABLES, ColumnType, TableSchema
 
 __all__ = ["TableSink", "arrow_schema", "conform"]
 
-_ARROW = {
-    ColumnType.STRING: pa.string(),
-    ColumnType.INT: pa.int64(),
-    ColumnType.FLOAT: pa.float64(),
-    ColumnType.BOOL: pa.bool_(),
-    ColumnType.DATE: pa.date32(),
-    ColumnType.MONTH: pa.date32(),
-    ColumnType.TIMESTAMP: pa.timestamp("us"),
-}
-
 
 def arrow_schema(schema: TableSchema, *, as_text_dates: bool = False) -> pa.Schema:
     """The Arrow schema of a contract table (dates as strings when writing CSV)."""
     fields = []
     for c in schema.columns:
-        typ = _ARROW[c.type]
+        typ = c.type.arrow
         if as_text_dates and c.type in (ColumnType.DATE, ColumnType.MONTH, ColumnType.TIMESTAMP):
             typ = pa.string()
         fields.append(pa.field(c.name, typ))

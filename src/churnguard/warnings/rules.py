@@ -8,7 +8,6 @@ retune rules in ``rules.yaml`` without touching code.
 from __future__ import annotations
 
 import difflib
-import shutil
 from abc import abstractmethod
 from collections.abc import Sequence
 from importlib import resources
@@ -16,9 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import ibis.expr.types as ir
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..config.files import load_yaml_model
 from ..errors import ConfigError
 
 __all__ = [
@@ -244,22 +243,12 @@ def load_rules(path: Path | None = None, *, workspace: Path | None = None) -> Ru
     ConfigError
         For unreadable YAML or invalid rules, naming the rule and the field.
     """
-    if path is None:
-        if workspace is None:
-            path = _default_rules_path()
-        else:
-            path = workspace / "rules.yaml"
-            if not path.exists():
-                shutil.copyfile(_default_rules_path(), path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read rules file {path}: {exc}") from None
-    try:
-        parsed = _RuleFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{path} has invalid rules: {problems}") from None
-    return RuleSet(parsed.rules, source=str(path))
+    parsed = load_yaml_model(
+        _RuleFile,
+        path=path,
+        workspace=workspace,
+        file_name="rules.yaml",
+        default=_default_rules_path(),
+        what="rules file",
+    )
+    return RuleSet(parsed.rules, source=str(path or (workspace or Path()) / "rules.yaml"))

@@ -288,21 +288,25 @@ def raise_warnings(
     return result
 
 
+# What a push carries: ids, levels, reasons and deadlines — never personal data.
+PUSH_COLUMNS = (
+    "subscriber_id",
+    "level",
+    "churn_probability",
+    "value_tier",
+    "queue",
+    "deadline",
+    "churn_type",
+    "reasons_zh",
+    "reasons_en",
+    "next_step_zh",
+    "next_step_en",
+    "passive",
+)
+
+
 def _payload(warnings: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = [
-        "subscriber_id",
-        "level",
-        "churn_probability",
-        "value_tier",
-        "queue",
-        "deadline",
-        "churn_type",
-        "reasons_zh",
-        "reasons_en",
-        "next_step_zh",
-        "next_step_en",
-        "passive",
-    ]
+    cols = PUSH_COLUMNS
     present = [c for c in cols if c in warnings.columns]
     out = warnings[present].astype(object).where(warnings[present].notna(), None)
     records: list[dict[str, Any]] = out.to_dict("records")
@@ -437,42 +441,16 @@ def repush(settings: Settings, *, raised_on: date) -> list[dict[str, Any]]:
     from .store import CustomerWarning
 
     w = CustomerWarning
+    names = [c for c in PUSH_COLUMNS if c != "churn_probability"]
     with session_scope(settings) as session:
         rows = session.execute(
             sa.select(
-                w.subscriber_id,
-                w.level,
+                *[getattr(w, c) for c in names],
                 w.probability.label("churn_probability"),
-                w.value_tier,
-                w.queue,
-                w.deadline,
-                w.churn_type,
-                w.reasons_zh,
-                w.reasons_en,
-                w.next_step_zh,
-                w.next_step_en,
-                w.passive,
                 w.as_of,
             ).where(w.status == "open", w.raised_on == raised_on)
         ).all()
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "subscriber_id",
-            "level",
-            "churn_probability",
-            "value_tier",
-            "queue",
-            "deadline",
-            "churn_type",
-            "reasons_zh",
-            "reasons_en",
-            "next_step_zh",
-            "next_step_en",
-            "passive",
-            "as_of",
-        ],
-    )
+    frame = pd.DataFrame(rows, columns=[*names, "churn_probability", "as_of"])
     if frame.empty:
         raise NotFoundError(f"no open warnings raised on {raised_on}; nothing to push")
     out: list[dict[str, Any]] = []

@@ -85,21 +85,7 @@ def worklist(
         ]
     df = pd.DataFrame(
         rows,
-        columns=[
-            "warning_id",
-            "subscriber_id",
-            "level",
-            "probability",
-            "value_tier",
-            "clv",
-            "churn_type",
-            "reasons",
-            "next_step",
-            "deadline",
-            "queue",
-            "raised_on",
-            "as_of",
-        ],
+        columns=[c for c in WORKLIST_COLUMNS if c not in ("name", "msisdn")],
     )
     if queue is not None and df.empty and queue not in queues:
         known = ", ".join(sorted(queues)) or "none yet: run 'churnguard warn' first"

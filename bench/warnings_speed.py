@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -46,8 +47,9 @@ def main() -> None:
     last = f"{2024 + (args.months - 1) // 12}-{(args.months - 1) % 12 + 1:02d}"
     if not (root / ".prepared").exists():
         root.mkdir(parents=True, exist_ok=True)
-        prep = {
-            "simulate": _run(
+        prep = {}
+        if not (data / "subscribers.parquet").exists():
+            prep["simulate"] = _run(
                 "simulate",
                 str(data),
                 "--subscribers",
@@ -58,16 +60,16 @@ def main() -> None:
                 str(args.seed),
                 "--start",
                 "2024-01",
-            ),
-            "ingest": _run("ingest", str(data), "--workspace", str(ws)),
-        }
+            )
+        if not (ws / "warehouse.duckdb").exists():
+            prep["ingest"] = _run("ingest", str(data), "--workspace", str(ws))
         cfg = ws / "churnguard.toml"
-        cfg.write_text(
-            cfg.read_text(encoding="utf-8").replace(
-                "[models]", "[models]\nmax_train_rows = 200000", 1
-            ),
-            encoding="utf-8",
+        text = re.sub(
+            r"(?m)^max_train_rows = \d+$",
+            "max_train_rows = 200000",
+            cfg.read_text(encoding="utf-8"),
         )
+        cfg.write_text(text, encoding="utf-8")
         prep["train"] = _run(
             "model",
             "train",

@@ -192,8 +192,9 @@ class _LinearExplained(_SklearnFamily):
 
     sources_: np.ndarray
 
+    @abstractmethod
     def _coef(self) -> np.ndarray:
-        raise NotImplementedError
+        """Coefficients per encoded column (each linear family knows where they live)."""
 
     def _after_restore(self) -> None:
         self.sources_ = output_sources(self.pipeline_.named_steps["encode"], self.plan)

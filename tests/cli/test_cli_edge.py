@@ -28,6 +28,19 @@ def test_init_creates_workspace(tmp_path: Path) -> None:
     assert (tmp_path / "ws" / "churnguard.toml").is_file()
 
 
+def test_config_prints_the_settings_in_force(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert run("init", "--workspace", str(ws)).returncode == 0
+    (ws / "churnguard.toml").write_text("[warnings]\ncooldown_days = 14\n")
+    out = run("config", "--workspace", str(ws))
+    assert out.returncode == 0, out.stderr
+    import tomllib
+
+    body = tomllib.loads(out.stdout.split("\n", 1)[1])
+    assert body["warnings"]["cooldown_days"] == 14
+    assert body["labels"]["horizon_months"] == 1
+
+
 def test_user_error_is_one_red_line_without_traceback(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     assert run("init", "--workspace", str(ws)).returncode == 0

@@ -19,7 +19,9 @@ def test_create_writes_defaults_that_load_back(tmp_path: Path) -> None:
     assert again.warehouse_path == ws.resolve() / "warehouse.duckdb"
     assert again.operational_url == f"sqlite:///{ws.resolve() / 'operational.db'}"
     text = (ws / CONFIG_FILE).read_text(encoding="utf-8")
-    assert tomllib.loads(text)["labels"]["horizon_months"] == 1
+    assert tomllib.loads(text) == {}  # only a commented header: defaults follow the version
+    assert "docs/configuration.md" in text
+    assert tomllib.loads(again.to_toml())["labels"]["horizon_months"] == 1
 
 
 def test_missing_workspace_says_how_to_make_one(tmp_path: Path) -> None:

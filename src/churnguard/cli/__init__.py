@@ -60,6 +60,14 @@ def init(workspace: WorkspaceOpt = None) -> None:
     console.print(f"workspace ready: {settings.workspace}")
 
 
+@app.command("config")
+def show_config(workspace: WorkspaceOpt = None) -> None:
+    """Print the settings in force (the file's keys plus every default) as TOML."""
+    settings = settings_for(workspace)
+    # plain text, never wrapped: the output is TOML a user may save
+    typer.echo(f"# {settings.workspace / 'churnguard.toml'}\n{settings.to_toml()}")
+
+
 # Each module has `register(app)`; a stage adds its module here when it lands.
 _COMMAND_MODULES = (
     "simulate_cmd",

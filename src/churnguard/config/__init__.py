@@ -119,7 +119,8 @@ def load_settings(
         ws.mkdir(parents=True, exist_ok=True)
         for sub in ("models", "reports"):
             (ws / sub).mkdir(exist_ok=True)
-        cfg.write_text(_HEADER + Settings(workspace=ws).to_toml(), encoding="utf-8")
+        # Only a header: keys left out take the defaults of the churnguard version in use.
+        cfg.write_text(_HEADER, encoding="utf-8")
     try:
         data = tomllib.loads(cfg.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -138,7 +139,15 @@ def load_settings(
 
 
 _HEADER = """\
-# churnguard workspace settings. Every key is optional; delete one to get the default.
-# Reference: docs/configuration.md
-
+# churnguard workspace settings. Every key is optional: add only what you change, e.g.
+#
+#   [warnings]
+#   cooldown_days = 14
+#
+#   [warnings.levels]
+#   mode = "capacity"
+#   capacity_red = 150
+#
+# Every section and key, with its default: docs/configuration.md
+# (or `churnguard config` / Settings.to_toml() for the values in force).
 """

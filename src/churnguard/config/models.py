@@ -30,7 +30,11 @@ class ModelSettings(BaseModel):
     )
     reasons_top: int = Field(3, ge=1, le=10, description="top reasons rendered per customer")
     explain_share: float = Field(
-        1.0, gt=0, le=1, description="share of highest-risk customers given reasons when scoring"
+        0.25,
+        gt=0,
+        le=1,
+        description="share of highest-risk customers given model reasons when scoring "
+        "(explanations are the slow part; warnings need them only for the riskiest)",
     )
     offer_cost: float = Field(20.0, ge=0, description="cost of one retention offer (EMP)")
     contact_cost: float = Field(1.0, ge=0, description="cost of one contact (EMP)")

@@ -66,6 +66,28 @@ def test_warn_scores_grades_and_stores(trained: Path) -> None:
     sample = first["sample"][0]
     assert sample["reasons_zh"] and sample["reasons_en"] and sample["deadline"]
 
+    # explanations were computed for the warned customers only, and kept with their scores
+    import duckdb
+    import sqlalchemy as sa
+
+    con = duckdb.connect(str(trained / "warehouse.duckdb"), read_only=True)
+    try:
+        explained = {
+            r[0]
+            for r in con.execute(
+                "SELECT subscriber_id FROM scores WHERE top_reasons_en IS NOT NULL"
+            ).fetchall()
+        }
+        scored = con.execute("SELECT count(*) FROM scores").fetchall()[0][0]
+    finally:
+        con.close()
+    engine = sa.create_engine(f"sqlite:///{trained / 'operational.db'}")
+    with engine.connect() as c:
+        warned = {r[0] for r in c.execute(sa.text("SELECT subscriber_id FROM warnings"))}
+    engine.dispose()
+    assert explained and explained <= warned
+    assert len(explained) >= 0.9 * len(warned) and len(explained) < scored
+
     again = json.loads(
         run(
             "warn", "--as-of", "2024-11", "--workspace", ws, "--run-date", "2024-12-09", "--json"

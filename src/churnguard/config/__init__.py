@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ..errors import ConfigError
 from .labels import LabelSettings
 from .models import ModelSettings
+from .retention import ChannelDelivery, RetentionSettings
 from .sections import IngestSettings, OperationalSettings, PrivacySettings, WarehouseSettings
 from .value import ValueSettings
 from .warnings import WarningSettings
@@ -30,6 +31,8 @@ __all__ = [
     "ModelSettings",
     "OperationalSettings",
     "PrivacySettings",
+    "RetentionSettings",
+    "ChannelDelivery",
     "Settings",
     "ValueSettings",
     "WarehouseSettings",
@@ -61,6 +64,7 @@ class Settings(BaseModel):
     models: ModelSettings = ModelSettings()
     value: ValueSettings = ValueSettings()
     warnings: WarningSettings = WarningSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @property
     def warehouse_path(self) -> Path:

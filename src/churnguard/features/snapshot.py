@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -162,8 +163,10 @@ def build_snapshot(
     return info
 
 
-def load_snapshot(settings: Settings, *, as_of: date | str) -> pd.DataFrame:
-    """The stored snapshot at ``as_of`` as a pandas DataFrame.
+def load_snapshot(
+    settings: Settings, *, as_of: date | str, subscriber_ids: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The stored snapshot at ``as_of`` as a pandas DataFrame (only ``subscriber_ids`` if given).
 
     Raises
     ------
@@ -180,6 +183,6 @@ def load_snapshot(settings: Settings, *, as_of: date | str) -> pd.DataFrame:
                 f"no feature snapshot for {asof} in {settings.warehouse_path}; run "
                 f"'churnguard features build --as-of {asof} --workspace {settings.workspace}'"
             )
-        return store.read_snapshot(con, asof.month)
+        return store.read_snapshot(con, asof.month, subscriber_ids=subscriber_ids)
     finally:
         con.disconnect()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -128,11 +129,26 @@ def counts_by_service(backend: Any, as_of: date) -> dict[str, int]:
     return {str(k): int(v) for k, v in rows}
 
 
-def read_snapshot(backend: Any, as_of: date) -> pd.DataFrame:
-    """The stored snapshot rows of ``as_of``, ordered by subscriber."""
-    df: pd.DataFrame = (
-        _raw(backend)
-        .execute(f"SELECT * FROM {SNAPSHOT_TABLE} WHERE as_of = ? ORDER BY subscriber_id", [as_of])
-        .df()
-    )
+def read_snapshot(
+    backend: Any, as_of: date, *, subscriber_ids: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The stored snapshot rows of ``as_of`` (only ``subscriber_ids`` when given), by subscriber."""
+    con = _raw(backend)
+    if subscriber_ids is None:
+        df: pd.DataFrame = con.execute(
+            f"SELECT * FROM {SNAPSHOT_TABLE} WHERE as_of = ? ORDER BY subscriber_id", [as_of]
+        ).df()
+        return df
+    import pandas as pd
+
+    ids = pd.DataFrame({"subscriber_id": pd.Series(subscriber_ids, dtype=object).astype(str)})
+    con.register("_cg_snapshot_ids", ids)
+    try:
+        df = con.execute(
+            f"SELECT s.* FROM {SNAPSHOT_TABLE} s SEMI JOIN _cg_snapshot_ids i "
+            "ON s.subscriber_id = i.subscriber_id WHERE s.as_of = ? ORDER BY s.subscriber_id",
+            [as_of],
+        ).df()
+    finally:
+        con.unregister("_cg_snapshot_ids")
     return df

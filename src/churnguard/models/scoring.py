@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,13 +27,16 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = [
+    "REASON_COLUMNS",
     "SCORES_TABLE",
     "ScoreResult",
     "catalog_reason_texts",
+    "explain_subscribers",
     "explain_with_reasons",
     "load_registered",
     "month_frame",
     "score_month",
+    "store_reasons",
     "write_file",
 ]
 
@@ -55,6 +59,8 @@ CREATE TABLE IF NOT EXISTS {SCORES_TABLE} (
     PRIMARY KEY (as_of, subscriber_id, model_version)
 )
 """
+
+REASON_COLUMNS = ("top_categories", "top_reasons_en", "top_reasons_zh")
 
 OUTPUT_COLUMNS = (
     "as_of",
@@ -195,6 +201,52 @@ def _write_warehouse(
         backend.disconnect()
 
 
+def explain_subscribers(
+    settings: Settings, *, as_of: date, version: str, subscriber_ids: Sequence[str]
+) -> pd.DataFrame:
+    """Model reasons for some customers of a scored month.
+
+    Explanations cost far more than probabilities, so ``score`` can skip them and
+    ``warn`` asks for the customers it warns only (then keeps them with the scores
+    through :func:`store_reasons`). Returns ``subscriber_id`` and :data:`REASON_COLUMNS`.
+    """
+    from ..features import load_snapshot
+
+    if len(subscriber_ids) == 0:
+        return pd.DataFrame(columns=["subscriber_id", *REASON_COLUMNS])
+    _row, model = load_registered(settings, version=version)
+    snap = load_snapshot(settings, as_of=as_of, subscriber_ids=subscriber_ids)
+    reasons = explain_with_reasons(model, snap, top=settings.models.reasons_top)
+    out = pd.DataFrame({"subscriber_id": snap["subscriber_id"].astype(str).to_numpy()})
+    for col in REASON_COLUMNS:
+        out[col] = reasons[col].to_numpy()
+    return out
+
+
+def store_reasons(settings: Settings, reasons: pd.DataFrame, *, as_of: date, version: str) -> None:
+    """Write reasons from :func:`explain_subscribers` into the month's stored scores."""
+    from ..warehouse.analytical import connect, transaction
+
+    if reasons.empty:
+        return
+    backend = connect(settings)
+    try:
+        with transaction(backend) as con:
+            con.register("_cg_reasons", reasons[["subscriber_id", *REASON_COLUMNS]])
+            try:
+                sets = ", ".join(f"{c} = r.{c}" for c in REASON_COLUMNS)
+                con.execute(
+                    f"UPDATE {SCORES_TABLE} SET {sets} FROM _cg_reasons r "
+                    f"WHERE {SCORES_TABLE}.subscriber_id = r.subscriber_id "
+                    f"AND {SCORES_TABLE}.as_of = ? AND {SCORES_TABLE}.model_version = ?",
+                    [as_of, version],
+                )
+            finally:
+                con.unregister("_cg_reasons")
+    finally:
+        backend.disconnect()
+
+
 def write_file(scores: pd.DataFrame, out: Path) -> None:
     """Write scores as Parquet (``.parquet``) or CSV (anything else)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -213,6 +265,7 @@ def score_month(
     version: str | None = None,
     out: Path | None = None,
     frame: pd.DataFrame | None = None,
+    explain_share: float | None = None,
 ) -> ScoreResult:
     """Score every subscriber of the month's snapshot with the champion (or ``version``).
 
@@ -229,6 +282,10 @@ def score_month(
         Also write the scores to this ``.parquet`` / ``.csv`` file.
     frame
         The snapshot rows to score (default: read or build the month's snapshot).
+    explain_share
+        Overrides ``settings.models.explain_share``; ``0`` scores without reasons
+        (``warn`` then explains only the customers it warns, see
+        :func:`explain_subscribers`).
     """
     from ..features.context import parse_month
 
@@ -255,11 +312,15 @@ def score_month(
             "rank": rank,
         }
     )
-    share = settings.models.explain_share
+    share = settings.models.explain_share if explain_share is None else explain_share
     explain_rows = int(np.ceil(share * len(snap)))
     chosen = np.sort(order[:explain_rows])
-    reasons = explain_with_reasons(model, snap.iloc[chosen], top=settings.models.reasons_top)
-    for col in ("top_categories", "top_reasons_en", "top_reasons_zh"):
+    reasons = (
+        explain_with_reasons(model, snap.iloc[chosen], top=settings.models.reasons_top)
+        if len(chosen)
+        else pd.DataFrame(columns=list(REASON_COLUMNS))
+    )
+    for col in REASON_COLUMNS:
         values = pd.Series(pd.NA, index=scores.index, dtype="string")
         values.iloc[chosen] = reasons[col].to_numpy()
         scores[col] = values

@@ -7,6 +7,7 @@ churn type, queue and deadline are set column by column, never row by row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -79,6 +80,7 @@ def evaluate(
     settings: WarningSettings,
     as_of: date,
     run_date: date,
+    explain: Callable[[pd.Series], pd.DataFrame] | None = None,
 ) -> WarningBatch:
     """Warnings for one as-of month.
 
@@ -96,6 +98,10 @@ def evaluate(
     as_of, run_date
         The snapshot month, and the day the warnings are raised (deadlines count
         working days from it).
+    explain
+        Called with the ids of candidates whose scores carry no model reasons;
+        returns ``subscriber_id`` and the reason columns (text, as stored with
+        scores). So explanations are computed only for customers who may be warned.
     """
     active = rules.active
     rules.check_columns(base.columns)
@@ -147,6 +153,8 @@ def evaluate(
     rule_cols = [c for r in active for c in _rule_columns(r)]
     cand = t.filter((t.churn_probability >= th.yellow) | any_hit).select(*keep, *rule_cols)
     df = cand.execute()
+    if explain is not None:
+        df = _fill_model_reasons(df, explain)
 
     warnings = _grade(
         df, active=active, th=th, settings=settings, as_of=as_of, run_date=run_date, days=days
@@ -161,6 +169,27 @@ def evaluate(
         candidates=len(df),
         scored=len(p_all),
     )
+
+
+def _fill_model_reasons(
+    df: pd.DataFrame, explain: Callable[[pd.Series], pd.DataFrame]
+) -> pd.DataFrame:
+    if not set(_MODEL_REASONS) <= set(df.columns):
+        return df
+    missing = df["top_reasons_en"].isna().to_numpy()
+    if not missing.any():
+        return df
+    ids = df.loc[missing, "subscriber_id"].astype(str)
+    got = explain(ids).drop_duplicates("subscriber_id").set_index("subscriber_id")
+    out = df.copy()
+    for col in _MODEL_REASONS:
+        filled = ids.map(got[col])
+        if col == "top_categories":  # the engine reads categories as lists
+            filled = filled.str.split(",")
+        full = out[col].to_numpy(dtype=object).copy()
+        full[missing] = filled.to_numpy(dtype=object)
+        out[col] = full
+    return out
 
 
 def _grade(

@@ -186,7 +186,8 @@ def ensure_scores(settings: Settings, *, as_of: date) -> list[str]:
         build_snapshot(settings, as_of=as_of)
         done.append("snapshot")
     if not scored or not snapshot_ready:
-        score_month(settings, as_of=as_of)
+        # probabilities for everyone; reasons only for whom warn warns
+        score_month(settings, as_of=as_of, explain_share=0.0)
         done.append("scores")
     return done
 
@@ -228,6 +229,33 @@ def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.T
     return base, version
 
 
+class _Explainer:
+    """Explains the candidates ``evaluate`` asks about; the reasons are stored afterwards."""
+
+    def __init__(self, settings: Settings, *, as_of: date, version: str) -> None:
+        self.settings, self.as_of, self.version = settings, as_of, version
+        self.frames: list[pd.DataFrame] = []
+
+    def __call__(self, ids: pd.Series) -> pd.DataFrame:
+        from ..models.scoring import explain_subscribers
+
+        got = explain_subscribers(
+            self.settings, as_of=self.as_of, version=self.version, subscriber_ids=ids.tolist()
+        )
+        self.frames.append(got)
+        return got
+
+    def store(self) -> int:
+        """Keep the new reasons with the month's scores; returns how many customers."""
+        from ..models.scoring import store_reasons
+
+        if not self.frames:
+            return 0
+        reasons = pd.concat(self.frames, ignore_index=True)
+        store_reasons(self.settings, reasons, as_of=self.as_of, version=self.version)
+        return len(reasons)
+
+
 def raise_warnings(
     settings: Settings,
     *,
@@ -254,14 +282,26 @@ def raise_warnings(
     rules = load_rules(workspace=settings.workspace)
     prepared = ensure_scores(settings, as_of=month)
     backend = connect(settings, read_only=True)
+    explainer: _Explainer | None = None
     try:
         base, version = scoring_base(settings, backend, as_of=month)
-        batch = evaluate(base, rules=rules, settings=settings.warnings, as_of=month, run_date=run)
+        if version is not None:
+            explainer = _Explainer(settings, as_of=month, version=version)
+        batch = evaluate(
+            base,
+            rules=rules,
+            settings=settings.warnings,
+            as_of=month,
+            run_date=run,
+            explain=explainer,
+        )
         matrix = value_risk_matrix(base).execute()
         subs = active_subscribers(backend.table("subscribers"), as_of=month)
         active = subs.select("subscriber_id").execute()["subscriber_id"]
     finally:
         backend.disconnect()
+    if explainer is not None:
+        explainer.store()  # after the read-only connection is closed
     with session_scope(settings) as session:
         stored = record(
             session,

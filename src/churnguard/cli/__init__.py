@@ -76,6 +76,7 @@ _COMMAND_MODULES = (
     "model_cmd",
     "table_cmd",
     "warn_cmd",
+    "campaign_cmd",
     "demo_cmd",
 )
 

@@ -62,6 +62,9 @@ class RetentionSettings(_Section):
     quiet_end_hour: int = Field(
         8, ge=0, le=23, description="... until this hour; equal hours: no quiet hours"
     )
+    contact_days: int = Field(
+        5, ge=1, le=60, description="working days a campaign's contacts are spread over"
+    )
     observation_months: int = Field(
         1, ge=1, le=6, description="months after the campaign in which a churn counts against it"
     )

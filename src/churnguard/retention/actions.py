@@ -8,7 +8,7 @@ Built with one cross join and column operations — no loop over customers.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import InputError
 from .catalog import OfferCatalog
 
-__all__ = ["EffectModel", "build_actions", "offer_pairs"]
+__all__ = ["EffectModel", "build_actions", "offer_cost", "offer_pairs"]
 
 _NEED = ("subscriber_id", "churn_probability", "clv", "arpu_3m")
 
@@ -27,6 +27,19 @@ class EffectModel(Protocol):
     def predict(self, customers: pd.DataFrame, *, offer: str) -> np.ndarray:
         """Reduction of churn probability if the customer gets ``offer`` (can be negative)."""
         ...
+
+
+def offer_cost(kind: Any, amount: Any, months: Any, arpu: np.ndarray) -> np.ndarray:
+    """Cost of accepted offers: ``fixed`` amount, ``arpu_pct`` × ARPU × months, or per month."""
+    kind_a = np.asarray(kind, dtype=object)
+    amount_a = np.asarray(amount, dtype=float)
+    months_a = np.asarray(months, dtype=float)
+    out: np.ndarray = np.select(
+        [kind_a == "fixed", kind_a == "arpu_pct"],
+        [amount_a + 0 * arpu, amount_a * np.clip(arpu, 0, None) * months_a],
+        default=amount_a * months_a + 0 * arpu,
+    )
+    return out
 
 
 def offer_pairs(catalog: OfferCatalog, *, purpose: str = "retention") -> pd.DataFrame:
@@ -100,13 +113,9 @@ def build_actions(
         return pd.DataFrame(columns=[*customers.columns, *pairs.columns, "save", "cost", "value"])
     df = customers.merge(pairs, how="cross")
     df = df[_eligible(df, catalog)].reset_index(drop=True)
-    arpu = df["arpu_3m"].fillna(0).clip(lower=0)
-    offer_cost = np.select(
-        [df["cost_kind"] == "fixed", df["cost_kind"] == "arpu_pct"],
-        [df["cost_amount"], df["cost_amount"] * arpu * df["cost_months"]],
-        default=df["cost_amount"] * df["cost_months"],
-    )
-    df["cost"] = df["contact_cost"] + df["accept_rate"] * offer_cost
+    arpu = df["arpu_3m"].fillna(0).clip(lower=0).to_numpy(dtype=float)
+    taken = offer_cost(df["cost_kind"], df["cost_amount"], df["cost_months"], arpu)
+    df["cost"] = df["contact_cost"] + df["accept_rate"] * taken
     if effect_model is None:
         category = (
             df["top_category"]
@@ -121,10 +130,13 @@ def build_actions(
                 prior[rows] = eff.to_numpy(dtype=float)
         save = df["churn_probability"].clip(0, 1) * prior * df["channel_effect"]
     else:
+        # The uplift model learned each offer's effect from outcomes of contacts made
+        # through every channel (test cells draw channels at random too), so the
+        # catalog's prior channel factors are not applied on top of it.
         save = pd.Series(np.zeros(len(df)), index=df.index)
         for offer, idx in df.groupby("offer").groups.items():
             part = df.loc[idx]
-            save.loc[idx] = effect_model.predict(part, offer=str(offer)) * part["channel_effect"]
+            save.loc[idx] = effect_model.predict(part, offer=str(offer))
     df["save"] = save
     df["value"] = df["save"] * df["clv"].fillna(0) - df["cost"]
     return df

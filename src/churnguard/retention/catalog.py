@@ -25,7 +25,7 @@ class Channel(_Model):
     name_zh: str
     contact_cost: float = Field(ge=0)
     effect: float = Field(gt=0, le=1, description="save effect relative to a phone call")
-    capacity: int = Field(ge=0, description="contacts per campaign")
+    capacity: int = Field(ge=0, description="contacts per working day")
 
 
 class CostModel(_Model):

@@ -40,7 +40,7 @@ __all__ = [
 
 ARMS = ("treatment", "control")
 CONTACT_RESULTS = ("reached", "accepted", "declined", "unreachable")
-OUTCOMES = ("retained", "churned_voluntary", "churned_passive")
+OUTCOMES = ("retained", "churned_voluntary", "churned_passive", "churned_other")
 
 
 class Campaign(Base):

@@ -1,0 +1,303 @@
+"""``churnguard campaign ...`` and ``churnguard kpi``: the retention loop from the command line."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ._common import JsonOpt, WorkspaceOpt, console, emit_json, settings_for
+
+__all__ = ["register"]
+
+campaign_app = typer.Typer(
+    help="Retention campaigns: plan, send, record results, resolve. 挽留活动。",
+    no_args_is_help=True,
+)
+
+
+def _day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"'{text}' is not a day: write it as YYYY-MM-DD") from None
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[_fmt(r.get(c)) for c in columns])
+    console.print(table)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.0f}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+@campaign_app.command("plan")
+def plan(
+    as_of: Annotated[str, typer.Option("--as-of", help="Month of the warnings, YYYY-MM.")],
+    budget: Annotated[float, typer.Option("--budget", help="Total expected cost allowed.")],
+    holdout: Annotated[
+        float | None,
+        typer.Option("--holdout", help="Control-group share [default: retention.holdout_share]."),
+    ] = None,
+    explore: Annotated[
+        float,
+        typer.Option("--explore", help="Test-and-learn share given random eligible offers."),
+    ] = 0.0,
+    name: Annotated[str | None, typer.Option("--name", help="Campaign name.")] = None,
+    run_date: Annotated[
+        str | None, typer.Option("--run-date", help="Planning day YYYY-MM-DD [default: today].")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Plan a campaign: best offer and channel per warned customer in budget, with a control."""
+    from ..months import parse_month
+    from ..retention.planning import plan_campaign
+
+    settings = settings_for(workspace)
+    result = plan_campaign(
+        settings,
+        as_of=parse_month(as_of),
+        budget=budget,
+        holdout=holdout,
+        explore=explore,
+        run_date=_day(run_date),
+        name=name,
+    )
+    d = result.to_dict()
+    if json_out:
+        emit_json(d)
+        return
+    console.print(
+        f"campaign [bold]{d['campaign_id']}[/] for {d['as_of']}: {d['treated']} to contact, "
+        f"{d['control']} held out as control, of {d['candidates']} candidates "
+        f"(left out: {', '.join(f'{k} {v}' for k, v in d['excluded'].items())})"
+    )
+    console.print(
+        f"expected net value of the treated {d['expected_net_value']:,.0f} (whole plan "
+        f"{d['plan_value']:,.0f}, proven bound {d['upper_bound']:,.0f}, {d['solver_status']}), "
+        f"expected cost {d['expected_cost']:,.0f} of {d['budget']:,.0f}; "
+        f"effects from {d['effect_source']}"
+    )
+    _table(
+        "By offer / 按优惠",
+        [{"offer": k, "n": v} for k, v in d["by_offer"].items()],
+        ["offer", "n"],
+    )
+    _table(
+        "By channel / 按渠道",
+        [{"channel": k, "n": v} for k, v in d["by_channel"].items()],
+        ["channel", "n"],
+    )
+    console.print(f"next: churnguard campaign send {d['campaign_id']}")
+
+
+@campaign_app.command("list")
+def list_campaigns(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List campaigns with their status and size."""
+    from ..retention.views import list_campaigns as _list
+
+    rows = _list(settings_for(workspace))
+    if json_out:
+        emit_json(rows)
+        return
+    _table(
+        "Campaigns / 挽留活动",
+        rows,
+        ["id", "name", "as_of", "status", "treated", "control", "budget", "effect_source"],
+    )
+
+
+@campaign_app.command("show")
+def show(
+    campaign_id: Annotated[int, typer.Argument(help="Campaign id.")],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show a campaign: plan, delivery, results, outcomes and members (masked)."""
+    from ..retention.views import show_campaign
+
+    d = show_campaign(settings_for(workspace), campaign_id)
+    if json_out:
+        emit_json(d)
+        return
+    c = d["campaign"]
+    console.print(
+        f"campaign [bold]{c['id']}[/] {c['name']} ({c['status']}), as of {c['as_of']}, "
+        f"budget {c['budget']:,.0f}, effects from {c['effect_source']}"
+    )
+    for title, key in (
+        ("Delivery / 发送", "delivery"),
+        ("Results / 联系结果", "results"),
+        ("Outcomes / 结果", "outcomes"),
+    ):
+        _table(title, [{"": k, "n": v} for k, v in d[key].items()], ["", "n"])
+    _table(
+        "Members (first 20) / 成员",
+        d["members"][:20],
+        ["subscriber_id", "arm", "level", "value_tier", "offer", "channel", "deadline", "result"],
+    )
+
+
+@campaign_app.command("send")
+def send(
+    campaign_id: Annotated[int, typer.Argument(help="Campaign id.")],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Deliver the campaign's contacts through the outbox (safe to rerun after a crash)."""
+    from ..retention.outbox import send_campaign
+
+    report = send_campaign(settings_for(workspace), campaign_id)
+    d = report.to_dict()
+    if json_out:
+        emit_json(d)
+        return
+    console.print(d)
+
+
+@campaign_app.command("result")
+def result(
+    campaign_id: Annotated[int, typer.Argument(help="Campaign id.")],
+    subscriber_id: Annotated[str, typer.Argument(help="Subscriber id.")],
+    outcome: Annotated[
+        str, typer.Argument(help="reached | accepted | declined | unreachable", metavar="RESULT")
+    ],
+    agent: Annotated[str | None, typer.Option("--agent", help="Who made the contact.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free-text note.")] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record the result of one contact (agents; the API does the same)."""
+    from ..retention.outcomes import record_result
+
+    d = record_result(
+        settings_for(workspace),
+        campaign_id=campaign_id,
+        subscriber_id=subscriber_id,
+        result=outcome,
+        agent=agent,
+        note=note,
+    )
+    if json_out:
+        emit_json(d)
+        return
+    console.print(f"recorded {d['result']} for {d['subscriber_id']} in campaign {campaign_id}")
+
+
+@campaign_app.command("resolve")
+def resolve(
+    campaign_id: Annotated[
+        int | None, typer.Argument(help="Campaign id [default: every unresolved one].")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Resolve outcomes (retained / churned) of treated and control customers from the data."""
+    from ..retention.outcomes import resolve_outcomes
+
+    d = resolve_outcomes(settings_for(workspace), campaign_id=campaign_id).to_dict()
+    if json_out:
+        emit_json(d)
+        return
+    for cid, counts in d["resolved"].items():
+        console.print(f"campaign {cid} resolved: {counts}")
+    for cid, why in d["waiting"].items():
+        console.print(f"campaign {cid} waiting: {why}")
+    if not d["resolved"] and not d["waiting"]:
+        console.print("no unresolved campaigns")
+
+
+def kpi(
+    campaign: Annotated[int | None, typer.Option("--campaign", help="One campaign.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Group campaign KPIs by queue, region or agent.")
+    ] = None,
+    months: Annotated[int, typer.Option("--months", help="Labelled months to show.")] = 6,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Retention KPIs: lift vs control (95 % interval), ROI, warning accuracy, churn rates."""
+    from ..retention.kpi import kpi_report
+
+    d = kpi_report(settings_for(workspace), campaign_id=campaign, by=by, months=months)
+    if json_out:
+        emit_json(d)
+        return
+    key = by or "campaign_id"
+    metrics = [
+        "treated",
+        "control",
+        "contacted",
+        "contact_within_deadline_rate",
+        "acceptance_rate",
+        "retention_rate_treated",
+        "retention_rate_control",
+        "incremental_retention",
+        "incremental_ci95",
+        "customers_saved",
+        "cost",
+        "revenue_saved",
+        "roi",
+    ]
+    # one column per campaign (or team), one row per KPI: fits a terminal
+    table = Table(title="Campaigns / 活动效果", title_justify="left")
+    table.add_column("KPI")
+    for row in d["campaigns"]:
+        table.add_column(str(row[key]), justify="right")
+    for metric in metrics:
+        table.add_row(metric, *[_fmt(row.get(metric)) for row in d["campaigns"]])
+    console.print(table)
+    if "warning_accuracy" in d:
+        _table(
+            "Warning accuracy / 预警准确率",
+            d["warning_accuracy"],
+            ["as_of", "churners", "warned", "warned_churners", "accuracy", "precision"],
+        )
+        overall = [r for r in d["churn_rates"] if r["by"] == "all"]
+        _table("Churn rate / 流失率", overall, ["as_of", "base", "churn_rate", "passive_rate"])
+
+
+uplift_app = typer.Typer(
+    help="Uplift model learned from resolved campaigns. 增量响应模型。", no_args_is_help=True
+)
+
+
+@uplift_app.command("fit")
+def uplift_fit(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Fit the uplift model on resolved campaigns; the next plans use it instead of priors."""
+    from ..retention.uplift import fit_and_register
+
+    d = fit_and_register(settings_for(workspace)).as_dict()
+    if json_out:
+        emit_json(d)
+        return
+    console.print(
+        f"uplift model [bold]{d['version']}[/] ({d['learner']}) fitted on {d['rows']:,} "
+        f"members of campaigns {d['campaigns']}"
+    )
+    for name, value in d["metrics"].items():
+        if not isinstance(value, dict | list):
+            console.print(f"  {name}: {_fmt(value)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(campaign_app, name="campaign")
+    app.add_typer(uplift_app, name="uplift")
+    app.command("kpi")(kpi)

@@ -210,6 +210,42 @@ def test_unknown_offer_gets_the_weighted_average(
     assert np.allclose(model.predict(rows, offer="never_tried"), expected)
 
 
+def test_catalog_priors_anchor_the_offer_effects(
+    tmp_path: Path, synthetic: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    frame, _ = synthetic
+    small = frame.iloc[:600].assign(top_category=np.where(np.arange(600) % 2, "price", None))
+    priors = {
+        "discount": {"price": 0.5, "default": 0.2},
+        "call": {"default": 0.1},
+        "gift": {"default": 0.25},  # in the catalog, never tried
+    }
+    model = fit_uplift(small, learner="offset_intercept", priors=priors)
+    a, b = model.control_
+    p_c = 1 / (
+        1 + np.exp(-(a + b * np.log(small["churn_probability"] / (1 - small["churn_probability"]))))
+    )
+    effect = np.where(small["top_category"] == "price", 0.5, 0.2)
+    p_t = p_c * (1 - effect)
+    z = np.log(p_t / (1 - p_t)) + model.shift_["discount"]
+    expected = p_c - 1 / (1 + np.exp(-z))
+    assert np.allclose(model.predict(small, offer="discount"), expected, atol=1e-6)
+    # an offer never tried: its prior, moved by the pooled deviation of the tried offers
+    p_g = p_c * 0.75
+    z = np.log(p_g / (1 - p_g)) + model.pooled_shift_
+    assert np.allclose(model.predict(small, offer="gift"), p_c - 1 / (1 + np.exp(-z)), atol=1e-6)
+    # the shift from the priors is held toward 0 by the weight of the priors
+    loose = fit_uplift(small, learner="offset_intercept", priors=priors)
+    loose.prior_rows = 0.0
+    loose.fit(small)
+    assert abs(model.pooled_shift_) < abs(loose.pooled_shift_)
+    # priors survive the artifact
+    save_uplift(model, tmp_path / "p")
+    again = load_uplift(tmp_path / "p")
+    assert again.priors == priors
+    assert np.allclose(again.predict(small, offer="gift"), model.predict(small, offer="gift"))
+
+
 def test_bad_frames_are_refused(synthetic: tuple[pd.DataFrame, np.ndarray]) -> None:
     frame, _ = synthetic
     with pytest.raises(StateError, match="control group"):
@@ -370,6 +406,7 @@ def test_training_frame_fit_register_and_activate(simulated: Settings) -> None:
     assert len(frame) == 230  # 240 members, 10 unresolved
     assert set(frame["campaign_id"]) == {first, second}
     assert (frame["churned"] == (frame["outcome"] == "churned_voluntary")).all()
+    assert "top_category" in frame.columns and "outcome" in frame.columns
     assert frame.loc[frame["arm"] == "control", "offer"].isna().all()
     assert frame.loc[frame["arm"] == "treatment", "offer"].notna().all()
     # the features are the snapshot's values of each member

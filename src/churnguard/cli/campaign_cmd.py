@@ -158,18 +158,32 @@ def show(
 @campaign_app.command("send")
 def send(
     campaign_id: Annotated[int, typer.Argument(help="Campaign id.")],
+    workers: Annotated[int, typer.Option("--workers", help="Parallel deliveries per channel.")] = 1,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Deliver the campaign's contacts through the outbox (safe to rerun after a crash)."""
     from ..retention.outbox import send_campaign
 
-    report = send_campaign(settings_for(workspace), campaign_id)
+    report = send_campaign(settings_for(workspace), campaign_id, workers=workers)
     d = report.to_dict()
     if json_out:
         emit_json(d)
         return
-    console.print(d)
+    console.print(
+        f"campaign {campaign_id} ({d['status']}): {d['delivered']} delivered, "
+        f"{d['failed']} failed, {d['deferred']} deferred (quiet hours), "
+        f"{d['cancelled']} cancelled (opted out since planning); still open: "
+        f"{d['pending']} pending, {d['open_failed']} failed"
+    )
+    rows = [{"channel": k, **v} for k, v in d["by_channel"].items()]
+    _table("By channel / 按渠道", rows, ["channel", "delivered", "failed", "deferred"])
+    for path in sorted(set(d["call_lists"])):
+        console.print(f"call list: {path}")
+    for err in d["errors"][:5]:
+        console.print(f"[red]{err}[/]")
+    if d["failed"] or d["pending"]:
+        console.print(f"rerun 'churnguard campaign send {campaign_id}' to retry")
 
 
 @campaign_app.command("result")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import pandas as pd
 import typer
 from rich.rule import Rule
 
@@ -18,6 +20,9 @@ from ..config import resolve_workspace
 from ..months import add_months
 from ._common import console, settings_for
 from .simulate_cmd import parse_start
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = ["register"]
 
@@ -61,7 +66,7 @@ def demo(
     last = add_months(parse_start(start), months - 1)
     as_of = f"{last:%Y-%m}"
     w = ["--workspace", str(ws)]
-    steps: list[tuple[str, list[str]]] = [
+    steps: list[tuple[str, list[str] | Callable[[], None]]] = [
         (
             "simulate the operator / 生成模拟运营商数据",
             [
@@ -99,13 +104,43 @@ def demo(
             ],
         ),
     ]
+    _demo_delivery(ws)
+    budget = str(round(subscribers * 0.5))
+    steps += [
+        (
+            "plan a retention campaign with a control group / 挽留活动方案（含对照组）",
+            [
+                "campaign",
+                "plan",
+                "--as-of",
+                as_of,
+                "--budget",
+                budget,
+                "--explore",
+                "0.2",
+                "--run-date",
+                f"{add_months(last, 1):%Y-%m-%d}",
+                *w,
+            ],
+        ),
+        ("deliver the contacts (call lists) / 发送联系任务", ["campaign", "send", "1", *w]),
+        (
+            "the simulated customers live two more months / 模拟客户再过两个月",
+            lambda: _live_two_months(settings, data, campaign_id=1),
+        ),
+        ("resolve outcomes of treated and control / 结果判定", ["campaign", "resolve", *w]),
+        ("retention KPIs vs control / 挽留效果指标", ["kpi", "--months", "3", *w]),
+    ]
     started = time.perf_counter()
-    for i, (title, args) in enumerate(steps, 1):
+    for i, (title, action) in enumerate(steps, 1):
         console.print(Rule(f"[bold]{i}/{len(steps)} {title}[/]"))
         t0 = time.perf_counter()
-        code = app(args, standalone_mode=False)
-        if isinstance(code, int) and code != 0:
-            raise typer.Exit(code)
+        if callable(action):
+            action()
+        else:
+            code = app(action, standalone_mode=False)
+            if isinstance(code, int) and code != 0:
+                raise typer.Exit(code)
         console.print(f"[dim]{time.perf_counter() - t0:.1f} s[/]")
     console.print(Rule("[bold green]done / 完成[/]"))
     console.print(
@@ -115,9 +150,59 @@ def demo(
         f"  warehouse        {settings.warehouse_path}\n"
         f"  models           {settings.models_dir}\n"
         f"  worklist (XLSX)  {settings.reports_dir / 'worklist-key_accounts.xlsx'}\n"
-        f"Next: churnguard model list -w {ws} · churnguard worklist --queue outbound_red "
-        f"-w {ws} · churnguard quarantine show -w {ws}"
+        f"  call list        {settings.reports_dir / 'campaign-1-calls.xlsx'}\n"
+        f"Next: churnguard campaign show 1 -w {ws} · churnguard kpi --campaign 1 -w {ws} · "
+        f"churnguard worklist --queue outbound_red -w {ws} · churnguard model list -w {ws}"
     )
+
+
+def _demo_delivery(ws: Path) -> None:
+    """No gateways in the demo: every channel's contacts go to the call-centre list."""
+    cfg = ws / "churnguard.toml"
+    text = cfg.read_text(encoding="utf-8")
+    if "[retention.delivery" in text:
+        return
+    extra = "".join(
+        f'\n[retention.delivery.{ch}]\nkind = "call_list"\n'
+        for ch in ("sms", "wechat", "app_push", "email", "phone")
+    )
+    cfg.write_text(text + extra, encoding="utf-8")
+
+
+def _live_two_months(settings: Settings, data: Path, *, campaign_id: int) -> None:
+    """Step the simulated world with the campaign's treatments, then one quiet month."""
+    import sqlalchemy as sa
+
+    from ..ingest import ingest
+    from ..retention.store import CampaignMember
+    from ..simulate import step
+    from ..warehouse.operational import session_scope
+
+    m = CampaignMember.__table__
+    with session_scope(settings) as session:
+        rows = session.execute(
+            sa.select(m.c.subscriber_id, m.c.offer).where(
+                m.c.campaign_id == campaign_id,
+                m.c.arm == "treatment",
+                m.c.contact_status == "sent",
+            )
+        ).all()
+    treated = pd.DataFrame(rows, columns=["subscriber_id", "offer_type"])
+    for k, treatments in enumerate((treated, None), 1):
+        out = data.parent / f"step-{k}"
+        summary = step(data, treatments=treatments, out=out)
+        report = ingest(out, settings=settings)
+        effect = (
+            f"{summary.treated} contacted customers; voluntary churn "
+            f"{summary.voluntary_churn:.2%} (true rate without the campaign "
+            f"{summary.voluntary_churn_untreated:.2%})"
+            if summary.treated
+            else f"no campaign; voluntary churn {summary.voluntary_churn:.2%}"
+        )
+        console.print(
+            f"{summary.month}: {effect}; ingested {report.read - report.quarantined:,} "
+            f"of {report.read:,} rows"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -65,9 +65,12 @@ def _ingest(
             mapping=mapping,
             as_of=month,
         )
+    resolved = _resolve_campaigns(settings)
     if json_out:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), "campaigns_resolved": resolved})
         return
+    for cid, counts in resolved.items():
+        console.print(f"campaign {cid}: outcomes resolved from the new data {counts}")
     table = Table(
         title=f"batch {report.batch_id} · as of {report.as_of:%Y-%m} · 批次对账",
         title_justify="left",
@@ -219,6 +222,13 @@ def _export(
         emit_json({"rows": n, "out": str(out)})
         return
     console.print(f"{n:,} rows written to {out} / 已导出")
+
+
+def _resolve_campaigns(settings: Any) -> dict[str, dict[str, int]]:
+    """New data may close campaigns' observation windows: resolve their outcomes now."""
+    from ..retention.outcomes import resolve_outcomes
+
+    return {str(k): v for k, v in resolve_outcomes(settings).resolved.items()}
 
 
 def register(app: typer.Typer) -> None:

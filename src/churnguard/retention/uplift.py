@@ -12,8 +12,9 @@ customer's churn risk. It has three layers, each fitted where data is plentiful:
 
 1. control: logistic recalibration ``a + b·logit(p)`` of the scored churn
    probability ``p`` on the control rows, penalised toward the identity;
-2. offer: one log-odds shift per offer, shrunk toward the pooled shift of all
-   offers (an empirical-Bayes ridge on the intercept);
+2. offer: one log-odds shift per offer, measured from the catalog's prior effect
+   (so a small first campaign corrects the priors instead of replacing them) and
+   shrunk toward the pooled shift of all offers by empirical Bayes;
 3. customer: one small LightGBM per offer, boosted from that offset, whose output
    is scaled by ``n / (n + shrink_rows)`` so rarely tried offers keep the
    pooled estimate.
@@ -31,7 +32,7 @@ import logging
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -1037,7 +1038,7 @@ def uplift_training_frame(settings: Settings, *, purpose: str = "retention") -> 
 
 
 def with_features(
-    settings: Settings, customers: pd.DataFrame, *, as_of: str | datetime | pd.Timestamp
+    settings: Settings, customers: pd.DataFrame, *, as_of: str | date | pd.Timestamp
 ) -> pd.DataFrame:
     """``customers`` with the feature-snapshot columns of ``as_of`` the uplift model needs.
 

@@ -656,3 +656,31 @@ def test_kill_with_parallel_workers_loses_and_repeats_nothing(
     workspace: Settings, secret: str, tmp_path: Path
 ) -> None:
     _kill_then_rerun(workspace, tmp_path / "sender.log", n=300, kill_at=(150,), workers=4)
+
+
+def test_quiet_hours_follow_the_configured_time_zone(workspace: Settings, secret: str) -> None:
+    with http_receiver() as (url, got):
+        settings = configure(workspace, sms=webhook(url))
+        retention = settings.retention.model_copy(update={"timezone": "Asia/Shanghai"})
+        settings = settings.model_copy(update={"retention": retention})
+        seed_warehouse(settings, 2)
+        cid = seed_campaign(settings, ["sms", "sms"])
+        # 14:30 UTC is 22:30 in Shanghai: quiet there, whatever the sender's clock says
+        report = send_campaign(settings, cid, now=datetime(2026, 3, 2, 14, 30, tzinfo=UTC))
+        assert (report.delivered, report.deferred) == (0, 2) and got.requests == []
+        assert report.resume_at == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)  # 08:00 Shanghai
+        # 00:30 UTC is 08:30 in Shanghai: delivered
+        later = send_campaign(settings, cid, now=datetime(2026, 3, 3, 0, 30, tzinfo=UTC))
+        assert later.delivered == 2
+
+
+def test_unknown_time_zone_is_a_clear_error(tmp_path: Path) -> None:
+    from churnguard.errors import ConfigError as _ConfigError
+
+    ws = tmp_path / "tz"
+    ws.mkdir()
+    (ws / "churnguard.toml").write_text(
+        '[retention]\ntimezone = "Mars/Olympus"\n', encoding="utf-8"
+    )
+    with pytest.raises(_ConfigError, match="IANA"):
+        load_settings(ws)

@@ -62,6 +62,11 @@ class RetentionSettings(_Section):
     quiet_end_hour: int = Field(
         8, ge=0, le=23, description="... until this hour; equal hours: no quiet hours"
     )
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the customers for quiet hours, e.g. Asia/Shanghai "
+        "[default: the machine's]",
+    )
     contact_days: int = Field(
         5, ge=1, le=60, description="working days a campaign's contacts are spread over"
     )
@@ -79,6 +84,15 @@ class RetentionSettings(_Section):
 
     @model_validator(mode="after")
     def _channels(self) -> RetentionSettings:
+        if self.timezone is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {self.timezone!r}; use an IANA name like Asia/Shanghai"
+                ) from None
         for code, d in self.delivery.items():
             if d.kind == "smtp" and d.smtp_port <= 0:
                 raise ValueError(f"delivery.{code}: smtp_port must be positive")

@@ -119,11 +119,20 @@ class SendReport:
 # ---------------------------------------------------------------- helpers
 
 
-def _local_now(now: datetime | None) -> datetime:
-    """``now`` as an aware datetime (naive values and the default: this machine's zone)."""
-    if now is None:
-        return datetime.now().astimezone()
-    return now if now.tzinfo is not None else now.astimezone()
+def _local_now(now: datetime | None, timezone: str | None = None) -> datetime:
+    """``now`` as an aware datetime in the customers' zone (``retention.timezone``).
+
+    Without a configured zone: aware values keep theirs; naive values and the
+    default are read in this machine's zone.
+    """
+    current = datetime.now().astimezone() if now is None else now
+    if current.tzinfo is None:
+        current = current.astimezone()
+    if timezone is not None:
+        from zoneinfo import ZoneInfo
+
+        current = current.astimezone(ZoneInfo(timezone))
+    return current
 
 
 def _quiet_end(local_now: datetime, end_hour: int) -> datetime:
@@ -422,7 +431,7 @@ def send_campaign(
         raise InputError(f"batch must be at least 1, got {batch}")
     if not 1 <= workers <= 64:
         raise InputError(f"workers must be between 1 and 64, got {workers}")
-    local_now = _local_now(now)
+    local_now = _local_now(now, settings.retention.timezone)
     now_utc = local_now.astimezone(UTC)
     o = OutboxMessage
 

@@ -21,6 +21,16 @@ With ``--world ROOT`` it judges the learners instead on the real loop left by
 scored churn probabilities and resolved campaigns, with the truth files
 ``truth/churn_probability.parquet`` and ``truth/offer_response.parquet``.
 The last line is a JSON object with the mean figures per learner.
+
+With ``--plan ROOT --month YYYY-MM`` it decomposes the value of the budgeted plan
+of that month (the evaluation month of ``bench/retention_value.py``): every learner
+(with the catalog's priors) is fitted on all resolved campaigns, the same MILP
+(budget, channel capacities × ``retention.contact_days``) is solved with each
+expected-save column, and the chosen plan is valued with the truth
+(true p × (1 − true multiplier) × CLV − cost). Reference columns: the oracle,
+true p × the default learner's relative effect, model p × the true multiplier,
+model p × each offer's mean true multiplier. It also prints the mean predicted vs
+true save per offer. Only this benchmark reads the truth files.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -248,6 +259,96 @@ def judge_world(root: Path) -> dict[str, dict[str, float]]:
     return out
 
 
+def judge_plan(root: Path, *, month: str, budget: float) -> dict[str, Any]:
+    """Value under the truth of the budgeted plan each expected-save column leads to."""
+    from churnguard.config import load_settings
+    from churnguard.features import load_snapshot
+    from churnguard.retention.actions import build_actions
+    from churnguard.retention.catalog import load_catalog
+    from churnguard.retention.optimizer import solve_plan
+    from churnguard.retention.planning import candidates
+    from churnguard.retention.uplift import DEFAULT_LEARNER, uplift_training_frame
+
+    settings = load_settings(root / "ws")
+    as_of = pd.Timestamp(f"{month}-01").date()
+    run_date = (pd.Timestamp(as_of) + pd.offsets.MonthBegin(1)).date()
+    cands, _ = candidates(settings, as_of=as_of, run_date=run_date)
+    snap = load_snapshot(settings, as_of=as_of, subscriber_ids=cands["subscriber_id"].tolist())
+    extra = [c for c in snap.columns if c not in cands.columns or c == "subscriber_id"]
+    customers = cands.merge(snap[extra], on="subscriber_id", how="left")
+    catalog = load_catalog(workspace=settings.workspace)
+    priors = {o.code: dict(o.effect) for o in catalog.offers if o.purpose == "retention"}
+    caps = {c.code: c.capacity * settings.retention.contact_days for c in catalog.channels}
+    truth = pd.read_parquet(root / "sim" / "truth" / "churn_probability.parquet")
+    truth = truth[pd.to_datetime(truth["month"]).dt.date == as_of]
+    p_true = truth.set_index("subscriber_id")["p_voluntary_churn"]
+    mult = pd.read_parquet(root / "sim" / "truth" / "offer_response.parquet")
+    mult = mult.rename(columns={"offer_type": "offer"})[["subscriber_id", "offer", "p_multiplier"]]
+    base = build_actions(customers, catalog=catalog, effect_model=None)
+    prior_save = base["save"].to_numpy()
+    base = base.merge(mult, on=["subscriber_id", "offer"], how="left").reset_index(drop=True)
+    base["p_true"] = base["subscriber_id"].map(p_true)
+    base["true_save"] = base["p_true"] * (1.0 - base["p_multiplier"])
+    base["true_value"] = base["true_save"] * base["clv"].fillna(0) - base["cost"]
+    keys = ["subscriber_id", "offer", "channel"]
+
+    def value(save: np.ndarray) -> tuple[float, int]:
+        actions = base.assign(save=save, value=save * base["clv"].fillna(0) - base["cost"])
+        chosen = solve_plan(actions, budget=budget, channel_capacity=caps).chosen
+        got = chosen[keys].merge(base[[*keys, "true_value"]], on=keys)
+        return float(got["true_value"].sum()), len(chosen)
+
+    def learned(model: Any) -> np.ndarray:
+        save = np.zeros(len(base))
+        for offer, idx in base.groupby("offer").groups.items():
+            pos = base.index.get_indexer(idx)
+            save[pos] = model.predict(base.iloc[pos], offer=str(offer))
+        return save
+
+    frame = uplift_training_frame(settings)
+    print(
+        f"plan of {month} on {root}: {len(customers)} candidates, budget {budget:,.0f}; "
+        f"uplift fitted on {len(frame)} resolved members"
+    )
+    p_model = base["churn_probability"].to_numpy()
+    offer_mean = base.groupby("offer")["p_multiplier"].transform("mean").to_numpy()
+    columns: dict[str, np.ndarray] = {
+        "oracle": base["true_save"].to_numpy(),
+        "catalog_priors": prior_save,
+    }
+    for learner in LEARNERS:
+        if learner != "s_learner":
+            columns[learner] = learned(fit_uplift(frame, learner=learner, seed=1, priors=priors))
+    relative = columns[DEFAULT_LEARNER] / np.clip(p_model, 1e-4, None)
+    columns["true_p_x_default_relative_effect"] = base["p_true"].to_numpy() * relative
+    columns["model_p_x_true_multiplier"] = p_model * (1.0 - base["p_multiplier"].to_numpy())
+    columns["model_p_x_offer_mean_multiplier"] = p_model * (1.0 - offer_mean)
+    out: dict[str, Any] = {}
+    pairs = base.drop_duplicates(["subscriber_id", "offer"]).index
+    for name, save in columns.items():
+        total, contacts = value(save)
+        by_offer = (
+            pd.DataFrame({"offer": base["offer"], "pred": save, "true": base["true_save"]})
+            .loc[pairs]
+            .groupby("offer")[["pred", "true"]]
+            .mean()
+        )
+        out[name] = {
+            "true_value": total,
+            "contacts": contacts,
+            "mean_save": {o: [float(r.pred), float(r.true)] for o, r in by_offer.iterrows()},
+        }
+        print(f"{name:34s} true value {total:10,.0f}  contacts {contacts:5d}")
+    print("mean predicted / true save per offer (candidates × eligible offers):")
+    for offer in out["oracle"]["mean_save"]:
+        cells = "  ".join(
+            f"{name[:16]} {out[name]['mean_save'][offer][0]:.4f}"
+            for name in ("catalog_priors", *(lrn for lrn in LEARNERS if lrn != "s_learner"))
+        )
+        print(f"  {offer:18s} true {out['oracle']['mean_save'][offer][1]:.4f}  {cells}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -259,8 +360,19 @@ def main() -> None:
         type=Path,
         help="root of a bench/retention_value.py run: judge the learners on its campaigns",
     )
+    ap.add_argument(
+        "--plan",
+        type=Path,
+        help="root of a bench/retention_value.py run: value each learner's plan of --month",
+    )
+    ap.add_argument("--month", default="2025-04", help="plan month for --plan (YYYY-MM)")
+    ap.add_argument("--budget", type=float, default=15_000.0, help="plan budget for --plan")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.plan is not None:
+        result = judge_plan(args.plan, month=args.month, budget=args.budget)
+        print(json.dumps({"plan": str(args.plan), "month": args.month, "policies": result}))
+        return
     if args.world is not None:
         print(json.dumps({"world": str(args.world), "learners": judge_world(args.world)}))
         return

@@ -140,10 +140,10 @@ def synthetic() -> tuple[pd.DataFrame, np.ndarray]:
 def fitted(synthetic: tuple[pd.DataFrame, np.ndarray]) -> tuple[UpliftLearner, pd.DataFrame]:
     frame, _ = synthetic
     train, heldout, _ = split_heldout(frame)
-    return fit_uplift(train, seed=3), heldout
+    return fit_uplift(train, learner="offset_t", seed=3), heldout
 
 
-def test_default_learner_finds_the_backfire_and_the_price_effect(
+def test_offset_t_finds_the_backfire_and_the_price_effect(
     fitted: tuple[UpliftLearner, pd.DataFrame],
 ) -> None:
     model, heldout = fitted
@@ -196,6 +196,30 @@ def test_every_learner_fits_and_predicts(synthetic: tuple[pd.DataFrame, np.ndarr
         assert np.isfinite(save).all()
     with pytest.raises(InputError, match="unknown uplift learner"):
         fit_uplift(small, learner="magic")
+
+
+def test_default_learner_is_one_multiplier_per_offer(
+    synthetic: tuple[pd.DataFrame, np.ndarray],
+) -> None:
+    frame, true = synthetic
+    train = frame.iloc[:6000]
+    model = fit_uplift(train, seed=3)
+    assert model.learner == "offset_intercept" and not model.boosters_
+    rows = frame.iloc[6000:6400]
+    p = rows["churn_probability"].to_numpy()
+    a, b = model.control_
+    base = a + b * np.log(p / (1 - p))
+    for offer in ("call", "discount"):
+        treated = 1 / (1 + np.exp(-base)) - model.predict(rows, offer=offer)
+        shift = np.log(treated / (1 - treated)) - base
+        # the same log-odds shift for every customer: the offer's shrunk shift
+        assert np.allclose(shift, model.shift_[offer], atol=1e-6)
+    # the discount helps a lot on average; the call helps 4 in 5 but backfires on the
+    # rest, so its average multiplier is close to 1 — as in the truth
+    assert model.shift_["discount"] < -0.5 < model.shift_["call"] < 0.5
+    assert true[:6000, 0].mean() > 0.05 > abs(true[:6000, 1].mean())
+    weights = model.shrinkage_["weight"]
+    assert set(weights) == {"call", "discount"} and all(0 <= w <= 1 for w in weights.values())
 
 
 def test_unknown_offer_gets_the_weighted_average(
@@ -298,7 +322,7 @@ def test_save_load_roundtrip_and_tampering(
     with pytest.raises(StateError, match="the registry"):
         load_uplift(directory, expected_checksum="0" * 64)
     boosters = sorted(directory.glob("*.lgb.txt"))
-    assert boosters, "the default learner stores LightGBM text files"
+    assert boosters, "offset_t stores LightGBM text files"
     boosters[0].write_text(boosters[0].read_text() + "\n", "utf-8")
     with pytest.raises(StateError, match="SHA-256"):
         load_uplift(directory)
@@ -420,7 +444,8 @@ def test_training_frame_fit_register_and_activate(simulated: Settings) -> None:
     # another purpose has no members
     assert uplift_training_frame(simulated, purpose="winback").empty
 
-    summary = fit_and_register(simulated, learner="offset_intercept")
+    summary = fit_and_register(simulated)
+    assert summary.learner == "offset_intercept"  # the default
     assert summary.rows == 230 and summary.campaigns == (first, second)
     assert summary.metrics["split"] == "latest_campaign"
     assert summary.metrics["heldout_campaign"] == second

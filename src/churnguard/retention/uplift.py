@@ -6,9 +6,10 @@ estimates, per customer and offer, the **save** = P(churn | control, x) −
 P(churn | offer, x), and implements :class:`~churnguard.retention.actions.EffectModel`
 so it replaces the catalog's priors in the next plan.
 
-The default learner (``offset_t``) models the *multiplier* of the churn odds, not
-the raw difference, because that is how offers act: the save scales with the
-customer's churn risk. It has three layers, each fitted where data is plentiful:
+The offset learners model the *multiplier* of the churn odds, not the raw
+difference, because that is how offers act: the save scales with the customer's
+churn risk. They are built from up to three layers, each fitted where data is
+plentiful:
 
 1. control: logistic recalibration ``a + b·logit(p)`` of the scored churn
    probability ``p`` on the control rows, penalised toward the identity;
@@ -18,6 +19,14 @@ customer's churn risk. It has three layers, each fitted where data is plentiful:
 3. customer: one small LightGBM per offer, boosted from that offset, whose output
    is scaled by ``n / (n + shrink_rows)`` so rarely tried offers keep the
    pooled estimate.
+
+The default learner is ``offset_intercept`` (layers 1–2): the customer-level part
+varies only through the churn risk and the catalog prior of the customer's top
+reason. With a few thousand resolved members (~200 churners) every learned
+per-customer layer tried — per-offer trees (``offset_t``), pooled trees, ridge or
+log-linear slopes on all or on a few eligibility features — made the budgeted plan
+worse, judged by the simulator's truth; ``offset_t`` stays available through
+``learner=`` for larger campaign histories (``docs/uplift.md`` has the figures).
 
 Quality is the Qini coefficient / AUUC on held-out campaigns (the latest one),
 computed per offer against the control rows and for the policy "give each
@@ -82,7 +91,7 @@ LEARNERS: tuple[str, ...] = (
     "offset_intercept",
     "s_learner",
 )
-DEFAULT_LEARNER: Learner = "offset_t"
+DEFAULT_LEARNER: Learner = "offset_intercept"
 
 FORMAT = "churnguard-uplift/1"
 _META = "uplift.json"
@@ -725,7 +734,7 @@ def fit_uplift(
         One row per resolved member: ``arm``, ``offer``, ``churned``,
         ``churn_probability`` and feature columns (everything not in ``META_COLUMNS``).
     learner
-        One of ``LEARNERS`` (``offset_t`` by default, see the module docstring).
+        One of ``LEARNERS`` (``offset_intercept`` by default, see the module docstring).
     shrink_rows
         An offer's own trees get weight ``n / (n + shrink_rows)``.
     priors

@@ -22,7 +22,18 @@ class ModelSettings(BaseModel):
         True, description="refit the champion on all snapshots, the validation month included"
     )
     seed: int = 42
-    threads: int = Field(1, ge=1, description="threads per estimator (LightGBM, forests)")
+    threads: int = Field(
+        0,
+        ge=0,
+        description="threads for training and batch scoring (LightGBM, forests, the compiled "
+        "tree scorer); 0 = all cores. Set 1 when other busy processes share the cores",
+    )
+    explainer: Literal["path", "shap"] = Field(
+        "path",
+        description="how LightGBM models explain a score: 'path' = path attributions "
+        "(each split on the customer's path credits its feature; 2-3x the cost of scoring, "
+        "top reasons mostly agree with SHAP), 'shap' = exact tree SHAP (~100x slower)",
+    )
     max_train_rows: int = Field(
         200_000,
         ge=1_000,

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..errors import NotFoundError, StateError
+from ..errors import InputError, NotFoundError, StateError
 from .calibration import Calibrator
-from .families import FAMILIES, Family
+from .families import EXPLAINERS, FAMILIES, Family, use_explainer
 from .preprocessing import ColumnPlan, prepare_frame
 
 __all__ = ["FORMAT", "TrainedModel", "load_model", "save_model"]
@@ -107,7 +107,11 @@ def _json_default(o: Any) -> Any:
 
 
 def load_model(
-    directory: Path, *, expected_checksum: str | None = None, threads: int = 1
+    directory: Path,
+    *,
+    expected_checksum: str | None = None,
+    threads: int = 1,
+    explainer: str = "path",
 ) -> TrainedModel:
     """Read a model directory after verifying every checksum.
 
@@ -118,15 +122,22 @@ def load_model(
     expected_checksum
         The artifact checksum recorded elsewhere (the registry); must match too.
     threads
-        Threads for prediction.
+        Threads for prediction (0: all cores).
+    explainer
+        How LightGBM models explain: ``"path"`` (path attributions, fast) or
+        ``"shap"`` (exact tree SHAP, ~100× slower). Other families ignore it.
 
     Raises
     ------
+    InputError
+        Unknown ``explainer``.
     NotFoundError
         No model in ``directory``.
     StateError
         A file was changed, added or removed since the model was saved.
     """
+    if explainer not in EXPLAINERS:
+        raise InputError(f"unknown explainer {explainer!r}; choose from {', '.join(EXPLAINERS)}")
     meta_path = directory / _META
     if not meta_path.is_file() or not (directory / _SUM).is_file():
         raise NotFoundError(
@@ -173,7 +184,7 @@ def load_model(
             f"({type(exc).__name__}: {exc}); retrain it"
         ) from None
     return TrainedModel(
-        family=family,
+        family=use_explainer(family, explainer),
         plan=plan,
         calibrator=Calibrator.from_dict(meta["calibrator"]),
         meta=meta,

@@ -32,11 +32,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from ..errors import InputError
+from .compiled import CompiledEnsemble
 from .encoding import dense_encoder, output_sources, tree_encoder
 from .preprocessing import ColumnPlan
 from .skops_io import load_pipeline, save_pipeline
 
 __all__ = [
+    "EXPLAINERS",
     "FAMILIES",
     "BlendFamily",
     "Family",
@@ -48,7 +50,10 @@ __all__ = [
     "TreeFamily",
     "make_family",
     "parse_families",
+    "use_explainer",
 ]
+
+EXPLAINERS = ("path", "shap")
 
 _EPS = 1e-6
 
@@ -79,7 +84,7 @@ class Family(ABC):
     seed
         Random seed; the same seed and data give the same model.
     threads
-        Threads the estimator may use.
+        Threads the estimator may use (0: all cores).
     max_rows
         Cap on training rows for the slow families (stratified subsample).
     """
@@ -353,7 +358,7 @@ class ForestFamily(_SklearnFamily):
             max_features="sqrt",
             max_samples=min(1.0, 20_000 / len(xs)),
             class_weight="balanced_subsample",
-            n_jobs=self.threads,
+            n_jobs=self.threads or -1,
             random_state=self.seed,
         )
         self.pipeline_ = Pipeline([("encode", tree_encoder(self.plan)), ("model", forest)]).fit(
@@ -361,7 +366,7 @@ class ForestFamily(_SklearnFamily):
         )
 
     def _after_restore(self) -> None:
-        self.pipeline_.named_steps["model"].n_jobs = self.threads
+        self.pipeline_.named_steps["model"].n_jobs = self.threads or -1
 
 
 class LightGBMFamily(Family):
@@ -369,7 +374,12 @@ class LightGBMFamily(Family):
 
     Categoricals are coded against a stored vocabulary (unseen levels → missing)
     and passed as LightGBM categorical features. Stored in LightGBM's own text
-    format; explanations are its exact tree SHAP values (``pred_contrib``).
+    format. Predictions come from the compiled evaluator
+    (:class:`~churnguard.models.compiled.CompiledEnsemble`, identical to
+    ``booster.predict`` and several times faster). Explanations are path
+    attributions from the same evaluator by default (``explainer="path"``: one
+    tree walk per row), or LightGBM's exact tree SHAP values (``explainer="shap"``:
+    ``pred_contrib``, ~100× slower).
     """
 
     code = "lightgbm"
@@ -378,6 +388,8 @@ class LightGBMFamily(Family):
 
     booster_: lgb.Booster
     vocab_: dict[str, list[str]]
+    explainer: str = "path"
+    _compiled: CompiledEnsemble | None = None
 
     def _params(self, rows: int) -> dict[str, Any]:
         # Small tables (a few thousand customers) overfit with many leaves: grow the
@@ -402,13 +414,21 @@ class LightGBMFamily(Family):
         }
 
     def _matrix(self, x: pd.DataFrame) -> np.ndarray:
-        cols = [x[name].to_numpy(dtype=np.float64) for name in self.plan.numeric]
-        for name in self.plan.categorical:
+        """The model's input matrix: numeric columns, then categorical codes (NaN: unseen).
+
+        Column-major: filling whole columns is ~20x faster than ``np.column_stack``'s
+        row-major copy on a million rows, and both LightGBM and the compiled evaluator
+        read it as it is.
+        """
+        out = np.empty((len(x), len(self.plan.features)), dtype=np.float64, order="F")
+        for j, name in enumerate(self.plan.numeric):
+            out[:, j] = x[name].to_numpy(dtype=np.float64)
+        for j, name in enumerate(self.plan.categorical, start=len(self.plan.numeric)):
             levels = pd.Index(self.vocab_[name])
             codes = levels.get_indexer(x[name].astype(object)).astype(np.float64)
             codes[codes < 0] = np.nan
-            cols.append(codes)
-        return np.column_stack(cols) if cols else np.empty((len(x), 0))
+            out[:, j] = codes
+        return out
 
     def _fit(self, x: pd.DataFrame, y: np.ndarray) -> None:
         self.vocab_ = {
@@ -437,14 +457,26 @@ class LightGBMFamily(Family):
             rounds = max(20, int(probe.best_iteration * 1.15))
         full = lgb.Dataset(m, y, feature_name=names, categorical_feature=cat_idx)
         self.booster_ = lgb.train(params, full, num_boost_round=rounds)
+        self._compiled = None
+
+    @property
+    def compiled(self) -> CompiledEnsemble:
+        """The booster flattened for the compiled evaluator (built once, on first use)."""
+        if self._compiled is None:
+            self._compiled = CompiledEnsemble.from_booster(self.booster_)
+        return self._compiled
 
     def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.booster_.predict(self._matrix(x), num_threads=self.threads))
+        return self.compiled.probabilities(self._matrix(x), threads=self.threads)
 
     def explain(self, x: pd.DataFrame) -> pd.DataFrame:
-        contrib = np.asarray(
-            self.booster_.predict(self._matrix(x), pred_contrib=True, num_threads=self.threads)
-        )
+        m = self._matrix(x)
+        if self.explainer == "shap":
+            contrib = np.asarray(
+                self.booster_.predict(m, pred_contrib=True, num_threads=self.threads)
+            )
+        else:
+            contrib = self.compiled.contributions(m, threads=self.threads)
         return pd.DataFrame(contrib[:, :-1], columns=list(self.plan.features), index=x.index)
 
     def _state(self) -> dict[str, Any]:
@@ -456,6 +488,7 @@ class LightGBMFamily(Family):
     def _restore(self, directory: Path, state: dict[str, Any]) -> None:
         self.vocab_ = {k: list(v) for k, v in state["vocab"].items()}
         self.booster_ = lgb.Booster(model_file=str(directory / "model.lgb.txt"))
+        self._compiled = None
 
 
 class BlendFamily(Family):
@@ -532,6 +565,25 @@ def make_family(
             f"unknown model family {code!r}; choose from {', '.join(FAMILIES)}"
         ) from None
     return cls(plan, seed=seed, threads=threads, max_rows=max_rows)
+
+
+def use_explainer(family: Family, explainer: str) -> Family:
+    """Choose how LightGBM parts of ``family`` explain: ``"path"`` (fast) or ``"shap"`` (exact).
+
+    Other families explain one way only and are left as they are. Returns ``family``.
+
+    Raises
+    ------
+    InputError
+        ``explainer`` is neither ``"path"`` nor ``"shap"``.
+    """
+    if explainer not in EXPLAINERS:
+        raise InputError(f"unknown explainer {explainer!r}; choose from {', '.join(EXPLAINERS)}")
+    parts = getattr(family, "parts_", ()) if isinstance(family, BlendFamily) else (family,)
+    for part in parts:
+        if isinstance(part, LightGBMFamily):
+            part.explainer = explainer
+    return family
 
 
 def parse_families(text: str | None, *, default: tuple[str, ...]) -> tuple[str, ...]:

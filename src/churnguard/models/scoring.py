@@ -160,7 +160,12 @@ def load_registered(
     """A registered model (default: the champion), checksum-verified."""
     row = get_version(settings, version) if version else champion(settings)
     path = settings.workspace / row["artifact_path"]
-    model = load_model(path, expected_checksum=row["checksum"], threads=settings.models.threads)
+    model = load_model(
+        path,
+        expected_checksum=row["checksum"],
+        threads=settings.models.threads,
+        explainer=settings.models.explainer,
+    )
     return row, model
 
 

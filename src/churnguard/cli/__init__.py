@@ -77,6 +77,7 @@ _COMMAND_MODULES = (
     "table_cmd",
     "warn_cmd",
     "campaign_cmd",
+    "serve_cmd",
     "demo_cmd",
 )
 

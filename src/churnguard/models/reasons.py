@@ -169,13 +169,12 @@ def render_catalog_reasons(
     idx, vals = top_indices(cat_contrib.to_numpy(), k=top)
     # Within each category, the feature that contributes most tells the story.
     feat_names = np.asarray(contrib.columns, dtype=object)
-    masked_by_cat: dict[str, np.ndarray] = {}
+    members: dict[str, np.ndarray] = {}
     c_np = contrib.to_numpy()
     for cat in cats:
-        member = np.array(
+        members[cat] = np.flatnonzero(
             [by_feature.get(f) is not None and by_feature[f].category == cat for f in feat_names]
         )
-        masked_by_cat[cat] = np.where(member[None, :], c_np, -np.inf)
     index = contrib.index
     codes: list[pd.Series] = []
     en: list[pd.Series] = []
@@ -187,7 +186,9 @@ def render_catalog_reasons(
         for cat in cats:
             rows = cat_of_row == cat
             if rows.any():
-                lead[rows] = feat_names[np.argmax(masked_by_cat[cat][rows], axis=1)]
+                cols = members[cat]
+                best = np.argmax(c_np[np.ix_(np.flatnonzero(rows), cols)], axis=1)
+                lead[rows] = feat_names[cols[best]]
         text_en = pd.Series("", index=index, dtype="string")
         text_zh = pd.Series("", index=index, dtype="string")
         for feature in pd.unique(lead[up]):

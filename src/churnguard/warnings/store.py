@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, String, Text
@@ -185,8 +186,13 @@ def _records(
     out = out[_WARNING_COLUMNS].astype(object).where(out[_WARNING_COLUMNS].notna(), None)
     for col in ("rule_codes", "reasons_zh", "reasons_en"):
         out[col] = out[col].where(out[col].notna(), "")
-    records: list[dict[str, Any]] = out.to_dict("records")
-    return records
+    for col in out.columns:  # numpy scalars -> Python values the DB drivers accept
+        values = out[col].to_numpy(dtype=object)
+        if len(values) and isinstance(values[0], np.generic):
+            out[col] = [v.item() if isinstance(v, np.generic) else v for v in values]
+    # zip over plain lists: far faster than DataFrame.to_dict on 100 k+ rows
+    cols = list(out.columns)
+    return [dict(zip(cols, row, strict=True)) for row in out.to_numpy(dtype=object).tolist()]
 
 
 def record(

@@ -126,8 +126,11 @@ def _reset(ws: Path, last: str) -> None:
             con.execute("DELETE FROM scores WHERE as_of = ?", [f"{last}-01"])
     finally:
         con.close()
-    for name in ("operational.db", "operational.db-wal", "operational.db-shm"):
-        (ws / name).unlink(missing_ok=True)
+    import sqlite3
+
+    with sqlite3.connect(ws / "operational.db") as db:  # keep the model registry
+        for table in ("warning_pushes", "group_warnings", "warnings"):
+            db.execute(f"DELETE FROM {table}")
 
 
 def _count(ws: Path, last: str) -> dict[str, int]:

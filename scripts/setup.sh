@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the test suite uses: Java runs local Spark, libgomp serves LightGBM,
-# PostgreSQL is started by the tests as the operational database.
-DEBS=(openjdk-17-jre-headless libgomp1 postgresql)
+# PostgreSQL is started by the tests as the operational database, Chromium (with the CJK
+# fonts for the Chinese pages) runs the dashboard's browser tests, hey is a load tool.
+DEBS=(openjdk-17-jre-headless libgomp1 postgresql chromium fonts-noto-cjk hey)
 
 system() {
   local missing=()

@@ -24,6 +24,15 @@ def workspace(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def warned_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated operator (2,500 subscribers) with a LightGBM champion and warnings, built
+    once per session for the service and dashboard tests (~30 s); copy it before writing."""
+    from tests.support.operator import build_warned_workspace
+
+    return build_warned_workspace(tmp_path_factory.mktemp("warned"))
+
+
+@pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server started for this test session (SQLAlchemy URL)."""
     from tests.support.postgres import postgres_server

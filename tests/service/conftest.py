@@ -6,41 +6,21 @@ import re
 import shutil
 import warnings
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from churnguard.config import Settings, load_settings
+from tests.support.operator import AS_OF, LAST, RUN
+
+__all__ = ["AS_OF", "LAST", "PHONE", "RUN", "client_for"]
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from fastapi.testclient import TestClient
 
-AS_OF = date(2024, 9, 1)
-LAST = date(2024, 11, 1)
-RUN = date(2024, 10, 1)
-
 # an unmasked mainland mobile number anywhere in a text
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-
-
-@pytest.fixture(scope="session")
-def warned_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Simulate, ingest, train (LightGBM) and warn once for the whole package (~25 s)."""
-    from churnguard.ingest import ingest
-    from churnguard.models.training import train_models
-    from churnguard.simulate import simulate
-    from churnguard.warnings.run import raise_warnings
-
-    root = tmp_path_factory.mktemp("svc")
-    sim, ws = root / "sim", root / "ws"
-    simulate(sim, subscribers=2500, months=11, seed=4, start=date(2024, 1, 1))
-    settings = load_settings(ws, create=True)
-    ingest(sim, settings=settings)
-    train_models(settings, as_of=LAST, families=["lightgbm"])
-    raise_warnings(settings, as_of=AS_OF, run_date=RUN, push=False)
-    return ws
 
 
 @pytest.fixture(scope="module")

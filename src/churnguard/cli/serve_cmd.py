@@ -33,7 +33,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Start the REST API (OpenAPI docs at /docs, health at /health)."""
+    """Start the REST API and the dashboard (/ui/; OpenAPI docs at /docs, health at /health)."""
     import uvicorn
 
     from ..service import create_app
@@ -49,7 +49,7 @@ def serve(
         service_log.setLevel(logging.INFO)
         service_log.propagate = False
     app = create_app(settings_for(workspace))
-    err_console.print(f"churnguard API on http://{host}:{port}  (docs: /docs)")
+    err_console.print(f"churnguard API on http://{host}:{port}  (docs: /docs, dashboard: /ui/)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 
 

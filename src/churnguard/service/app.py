@@ -2,8 +2,9 @@
 
 API under ``/api/v1`` (``/api/...`` is an alias of the latest version), OpenAPI
 docs at ``/docs``, ``/health`` without authentication, ``/login`` and
-``/logout`` for the web. Machines send ``Authorization: Bearer KEY``; browsers
-use the signed session cookie set by ``/login``.
+``/logout`` for the web, the dashboard under ``/ui/`` (:mod:`churnguard.web`).
+Machines send ``Authorization: Bearer KEY``; browsers use the signed session
+cookie set by ``/login``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ data is masked unless the role is in `privacy.clear_text_roles`.
 
 def create_app(settings: Settings) -> FastAPI:
     """The service for one workspace (migrates the operational database on start)."""
+    from .. import web
     from . import routes_admin, routes_auth, routes_campaigns, routes_customers, routes_scores
 
     open_operational(settings)  # fail fast on a bad database URL; migrations run here
@@ -55,6 +57,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_handlers(app)
     for module in (routes_auth, routes_scores, routes_customers, routes_campaigns, routes_admin):
         app.include_router(module.router)
+    app.include_router(web.router)  # the dashboard's pages under /ui/
+    app.mount("/static", web.static_files(), name="static")
     app.add_middleware(LatestVersionAlias)
     app.add_middleware(RequestLog)
     return app

@@ -41,6 +41,13 @@ def list_warnings(
     raised_to: date | None = None,
     as_of: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
     status: Literal["open", "closed", "all"] = "open",
+    sort: Annotated[
+        Literal["urgency", "probability", "clv", "deadline", "raised_on"],
+        Query(
+            description="urgency (level, deadline, probability; the default), probability, "
+            "clv, deadline, raised_on (newest first)"
+        ),
+    ] = "urgency",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page:
@@ -67,7 +74,9 @@ def list_warnings(
         "as_of": parse_month(as_of) if as_of else None,
     }
     clear = sees_clear_text(principal, settings)
-    total, items = query_warnings(settings, filters, limit=limit, offset=offset, clear=clear)
+    total, items = query_warnings(
+        settings, filters, limit=limit, offset=offset, clear=clear, sort=sort
+    )
     if clear and items:
         audit.append(
             settings,

@@ -9,6 +9,7 @@ import ibis
 import pandas as pd
 import sqlalchemy as sa
 
+from ..errors import InputError
 from ..warehouse.operational import open_operational
 from ..warnings.store import CustomerWarning
 from .masking import mask_records
@@ -16,7 +17,7 @@ from .masking import mask_records
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["personal_data", "query_warnings", "summarize_warnings"]
+__all__ = ["SORTS", "personal_data", "query_warnings", "summarize_warnings"]
 
 _W = cast(sa.Table, CustomerWarning.__table__)
 _COLUMNS = (
@@ -76,6 +77,26 @@ def _where(f: dict[str, Any]) -> list[Any]:
     return where
 
 
+SORTS = ("urgency", "probability", "clv", "deadline", "raised_on")
+"""Orders of the worklist: most urgent first (level, deadline, probability), highest
+probability, highest customer value, soonest deadline, newest warning."""
+
+
+def _order(sort: str) -> list[Any]:
+    rank = sa.case({"red": 0, "orange": 1, "yellow": 2}, value=_W.c.level, else_=3)
+    urgency = [rank, _W.c.deadline, _W.c.probability.desc()]
+    first: dict[str, list[Any]] = {
+        "urgency": [],
+        "probability": [_W.c.probability.desc()],
+        "clv": [_W.c.clv.desc().nulls_last()],
+        "deadline": [_W.c.deadline],
+        "raised_on": [_W.c.raised_on.desc()],
+    }
+    if sort not in first:
+        raise InputError(f"cannot sort warnings by {sort!r}; use one of {', '.join(SORTS)}")
+    return [*first[sort], *urgency, _W.c.id]
+
+
 def query_warnings(
     settings: Settings,
     filters: dict[str, Any],
@@ -83,10 +104,12 @@ def query_warnings(
     limit: int,
     offset: int,
     clear: bool,
+    sort: str = "urgency",
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Total matching warnings and one page of them, most urgent first, with name and phone."""
+    """Total matching warnings and one page of them (by default most urgent first), with
+    name and phone; ``sort`` is one of :data:`SORTS`."""
     where = _where(filters)
-    rank = sa.case({"red": 0, "orange": 1, "yellow": 2}, value=_W.c.level, else_=3)
+    order = _order(sort)
     with open_operational(settings).connect() as conn:
         total = int(
             conn.execute(sa.select(sa.func.count()).select_from(_W).where(*where)).scalar_one()
@@ -95,7 +118,7 @@ def query_warnings(
             conn.execute(
                 sa.select(*[_W.c[c] for c in _COLUMNS])
                 .where(*where)
-                .order_by(rank, _W.c.deadline, _W.c.probability.desc(), _W.c.id)
+                .order_by(*order)
                 .limit(limit)
                 .offset(offset)
             )

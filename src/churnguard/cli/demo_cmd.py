@@ -154,6 +154,40 @@ def demo(
         f"Next: churnguard campaign show 1 -w {ws} · churnguard kpi --campaign 1 -w {ws} · "
         f"churnguard worklist --queue outbound_red -w {ws} · churnguard model list -w {ws}"
     )
+    _dashboard_login(settings, ws)
+
+
+def _dashboard_login(settings: Settings, ws: Path) -> None:
+    """A manager who can sign in to the dashboard, with a random password shown once."""
+    import secrets
+
+    from ..errors import StateError
+    from ..service.audit import append
+    from ..service.auth import create_user
+
+    name = "demo_manager"
+    password = secrets.token_urlsafe(12)
+    try:
+        create_user(settings, name, role="manager", password=password)
+    except StateError:  # --keep on a workspace that has one: its password is unchanged
+        console.print(f"Dashboard: user {name} exists already (password unchanged).")
+        password = ""
+    else:
+        append(
+            settings,
+            actor="cli:demo",
+            role=None,
+            action="user.created",
+            target=f"user:{name}",
+            details={"role": "manager", "queues": [], "password": True},
+        )
+    console.print(
+        f"Dashboard / 看板:\n"
+        f"  start  churnguard serve --workspace {ws}\n"
+        f"  open   http://127.0.0.1:8000/ui/\n"
+        f"  login  {name}"
+        + (f" / {password}  (the password is shown only now)" if password else "")
+    )
 
 
 def _demo_delivery(ws: Path) -> None:

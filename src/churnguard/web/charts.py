@@ -26,6 +26,9 @@ __all__ = [
 Spec = dict[str, Any]
 
 LEVEL_COLOURS = {"red": "#d62728", "orange": "#ff7f0e", "yellow": "#e6c200"}
+# legends inside the plot where the curves leave room (axis titles sit below)
+_INSIDE_BOTTOM_RIGHT = {"x": 0.98, "xanchor": "right", "y": 0.04, "yanchor": "bottom"}
+_INSIDE_TOP_LEFT = {"x": 0.02, "xanchor": "left", "y": 0.98, "yanchor": "top"}
 _FONT = {"family": "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, sans-serif", "size": 12}
 
 
@@ -43,17 +46,37 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
 
 
 def line_chart(
-    title: str, x: list[Any], series: dict[str, list[Any]], *, percent: bool = False
+    title: str,
+    x: list[Any],
+    series: dict[str, list[Any]],
+    *,
+    percent: bool = False,
+    right: tuple[str, ...] = (),
 ) -> Spec:
-    """Lines over months: ``series`` maps a legend name to its values."""
+    """Lines over months: ``series`` maps a legend name to its values; the series named in
+    ``right`` use a second y axis on the right (values of another scale)."""
     data = [
-        {"type": "scatter", "mode": "lines+markers", "name": name, "x": x, "y": ys}
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": name,
+            "x": x,
+            "y": ys,
+            **({"yaxis": "y2"} if name in right else {}),
+        }
         for name, ys in series.items()
     ]
     yaxis: dict[str, Any] = {"rangemode": "tozero"}
     if percent:
         yaxis["tickformat"] = ".1%"
-    return {"data": data, "layout": _layout(title, yaxis=yaxis, xaxis={"type": "category"})}
+    extra: dict[str, Any] = {}
+    if any(name in right for name in series):
+        extra["yaxis2"] = {"overlaying": "y", "side": "right", "rangemode": "tozero"}
+        extra["margin"] = {"l": 60, "r": 60, "t": 40, "b": 50}
+    return {
+        "data": data,
+        "layout": _layout(title, yaxis=yaxis, xaxis={"type": "category"}, **extra),
+    }
 
 
 def bar_chart(
@@ -86,7 +109,12 @@ def heatmap_chart(title: str, cells: list[dict[str, Any]], t: Translator) -> Spe
             "hoverongaps": False,
         }
     ]
-    return {"data": data, "layout": _layout(title, yaxis={"autorange": "reversed"})}
+    return {
+        "data": data,
+        "layout": _layout(
+            title, yaxis={"autorange": "reversed"}, margin={"l": 110, "r": 20, "t": 40, "b": 40}
+        ),
+    }
 
 
 def funnel_chart(title: str, stages: list[tuple[str, int]]) -> Spec:
@@ -168,6 +196,7 @@ def gain_chart(title: str, models: dict[str, dict[str, float]], t: Translator) -
             title,
             xaxis={"title": {"text": t("models.share")}, "tickformat": ".0%"},
             yaxis={"title": {"text": t("models.captured")}, "tickformat": ".0%"},
+            legend=_INSIDE_BOTTOM_RIGHT,
         ),
     }
 
@@ -199,6 +228,7 @@ def calibration_chart(title: str, bins: list[dict[str, float]], t: Translator) -
             title,
             xaxis={"title": {"text": t("models.predicted")}, "tickformat": ".0%"},
             yaxis={"title": {"text": t("models.observed")}, "tickformat": ".0%"},
+            legend=_INSIDE_TOP_LEFT,
         ),
     }
 

@@ -289,6 +289,7 @@ def customer(
                         ("data_mb", "customer.data"),
                         ("sms", "customer.sms"),
                     ),
+                    right=(t("customer.data"),),
                 ),
                 "bills": charts.line_chart(
                     t("customer.bill_trend"),
@@ -385,7 +386,7 @@ def campaign(
 
 # -- models ---------------------------------------------------------------------------------
 
-_MODEL_METRICS = (
+MODEL_METRICS = (
     "roc_auc",
     "pr_auc",
     "lift_5",
@@ -437,7 +438,7 @@ def models(request: Request, principal: Annotated[Principal, Readers]) -> Respon
     return render(
         request,
         "models.html",
-        {"rows": rows, "metrics": _MODEL_METRICS, "charts": chart_specs},
+        {"rows": rows, "metrics": MODEL_METRICS, "charts": chart_specs},
         principal=principal,
     )
 

@@ -15,6 +15,7 @@ import hmac
 import logging
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ __all__ = [
     "SessionSigner",
     "authenticate_key",
     "authenticate_password",
+    "cached_key_principal",
     "create_user",
     "hash_password",
     "list_users",
@@ -238,18 +240,136 @@ def _principal(row: Any, *, via: str) -> Principal:
     )
 
 
-def authenticate_key(settings: Settings, key: str) -> Principal | None:
-    """The active user owning ``key`` (one indexed lookup by hash), else ``None``."""
+class _KeyCache:
+    """Principals of API keys seen lately, valid only while the operational database is unchanged.
+
+    SQLite only. ``PRAGMA data_version`` read on a connection of its own (that
+    never writes) changes as soon as any other connection, of this process or
+    another, commits; the cache is emptied then, so a revoked key or user is
+    refused on the very next request, as without the cache. A principal is kept
+    only when no commit happened between the version read before its lookup and
+    the store. Unknown keys are never cached.
+    """
+
+    _MAX = 10_000
+
+    def __init__(self, path: str) -> None:
+        # timeout 0: a busy file answers None (the caller queries) instead of waiting
+        self._con = sqlite3.connect(path, timeout=0, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._principals: dict[str, Principal] = {}
+
+    def _current(self) -> int:
+        # fetchall: step the statement to its end, so no read transaction stays open
+        return int(self._con.execute("PRAGMA data_version").fetchall()[0][0])
+
+    def version(self) -> int | None:
+        """The database's current version (``None``: cannot tell; do not cache)."""
+        with self._lock:
+            try:
+                v = self._current()
+            except sqlite3.Error:
+                return None
+            if v != self._version:
+                self._principals.clear()
+                self._version = v
+            return v
+
+    def get(self, digest: str) -> Principal | None:
+        with self._lock:
+            try:
+                v = self._current()
+            except sqlite3.Error:
+                return None
+            if v != self._version:
+                self._principals.clear()
+                self._version = v
+                return None
+            return self._principals.get(digest)
+
+    def put(self, digest: str, principal: Principal, version: int) -> None:
+        with self._lock:
+            try:
+                unchanged = self._current() == version == self._version
+            except sqlite3.Error:
+                return
+            if unchanged:
+                if len(self._principals) >= self._MAX:
+                    self._principals.clear()
+                self._principals[digest] = principal
+
+
+_KEY_CACHES: dict[str, _KeyCache | None] = {}
+_KEY_CACHES_LOCK = threading.Lock()
+
+
+def _key_cache(settings: Settings) -> _KeyCache | None:
+    """The key cache of the workspace's SQLite file (``None`` for other databases)."""
+    url = settings.operational_url
+    try:
+        return _KEY_CACHES[url]
+    except KeyError:
+        pass
+    with _KEY_CACHES_LOCK:
+        if url not in _KEY_CACHES:
+            cache = None
+            parsed = sa.engine.make_url(url)
+            db = parsed.database
+            if (
+                parsed.get_backend_name() == "sqlite"
+                and db
+                and db != ":memory:"
+                and not parsed.query
+            ):
+                open_operational(settings)  # the file exists and is migrated
+                try:
+                    cache = _KeyCache(db)
+                except sqlite3.Error:
+                    cache = None
+            _KEY_CACHES[url] = cache
+        return _KEY_CACHES[url]
+
+
+def cached_key_principal(settings: Settings, key: str) -> Principal | None:
+    """The principal of ``key`` when the key cache can answer without a query, else ``None``.
+
+    ``None`` does not mean the key is invalid: ask :func:`authenticate_key`.
+    """
     if not key.startswith(KEY_PREFIX) or len(key) > 128:
         return None
+    cache = _key_cache(settings)
+    return None if cache is None else cache.get(_key_hash(key))
+
+
+def authenticate_key(settings: Settings, key: str) -> Principal | None:
+    """The active user owning ``key`` (one indexed lookup by hash), else ``None``.
+
+    On SQLite the answer is cached until the next commit to the database (see
+    :class:`_KeyCache`), so a repeated key costs no query.
+    """
+    if not key.startswith(KEY_PREFIX) or len(key) > 128:
+        return None
+    digest = _key_hash(key)
+    cache = _key_cache(settings)
+    if cache is not None:
+        hit = cache.get(digest)
+        if hit is not None:
+            return hit
+    version = cache.version() if cache is not None else None
     engine = open_operational(settings)
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(_U.c.id, _U.c.name, _U.c.role, _U.c.queues)
             .join(_K, _K.c.user_id == _U.c.id)
-            .where(_K.c.key_hash == _key_hash(key), _K.c.revoked_at.is_(None), _U.c.active)
+            .where(_K.c.key_hash == digest, _K.c.revoked_at.is_(None), _U.c.active)
         ).first()
-    return None if row is None else _principal(row, via="key")
+    if row is None:
+        return None
+    principal = _principal(row, via="key")
+    if cache is not None and version is not None:
+        cache.put(digest, principal, version)
+    return principal
 
 
 def authenticate_password(settings: Settings, name: str, password: str) -> Principal | None:

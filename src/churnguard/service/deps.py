@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import HTTPException, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from .auth import SESSION_COOKIE, Principal, authenticate_key, principal_by_id
+from .auth import (
+    SESSION_COOKIE,
+    Principal,
+    authenticate_key,
+    cached_key_principal,
+    principal_by_id,
+)
 
 if TYPE_CHECKING:
     from ..config import Settings
     from .scoring import ScoreCache
 
-__all__ = ["AnyRole", "current_principal", "request_id", "require", "scores_of", "settings_of"]
+__all__ = [
+    "AnyRole",
+    "current_principal",
+    "request_id",
+    "require",
+    "require_async",
+    "scores_of",
+    "settings_of",
+]
 
 
 def settings_of(request: Request) -> Settings:
@@ -88,6 +103,14 @@ def _check_same_origin(request: Request) -> None:
         raise HTTPException(403, "cross-site request refused: send it from this site's pages")
 
 
+def _check_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
+    if principal.role not in roles:
+        raise HTTPException(
+            403, f"your role ({principal.role}) may not do this; allowed: {', '.join(roles)}"
+        )
+    return principal
+
+
 def require(*roles: str) -> Callable[..., Principal]:
     """A dependency that admits only ``roles`` (401 when not signed in, 403 otherwise)."""
 
@@ -96,12 +119,42 @@ def require(*roles: str) -> Callable[..., Principal]:
         _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
         _cookie: Annotated[str | None, Security(_COOKIE)] = None,
     ) -> Principal:
-        principal = current_principal(request)
-        if principal.role not in roles:
-            raise HTTPException(
-                403, f"your role ({principal.role}) may not do this; allowed: {', '.join(roles)}"
-            )
-        return principal
+        return _check_role(current_principal(request), roles)
+
+    return check
+
+
+def _cached_principal(request: Request) -> Principal | None:
+    """The caller when its API key is in the key cache (no query, no blocking), else ``None``."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    principal = cached_key_principal(settings_of(request), key.strip())
+    if principal is not None:
+        request.scope.setdefault("state", {})["user"] = principal.name
+    return principal
+
+
+def require_async(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """:func:`require` for ``async`` endpoints on the hot path (score by id).
+
+    A key found in the key cache is checked on the event loop; anything else (a
+    key not cached, a session cookie, no credentials) goes through
+    :func:`current_principal` in the thread pool, with the same answers.
+    """
+
+    async def check(
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+        _cookie: Annotated[str | None, Security(_COOKIE)] = None,
+    ) -> Principal:
+        principal = _cached_principal(request)
+        if principal is None:
+            principal = await run_in_threadpool(current_principal, request)
+        return _check_role(principal, roles)
 
     return check
 

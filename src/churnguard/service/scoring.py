@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -91,6 +92,8 @@ class ScoreCache:
         self._snapshot_months: list[date] = []
         self._extra_reasons: dict[tuple[date, str, str], dict[str, Any]] = {}
         self._retry_at = 0.0  # after a failed reload (a batch holds the file): wait
+        path = settings.warehouse_path
+        self._stamp_paths = (str(path), str(path.with_name(path.name + ".wal")))
 
     # -- champion -------------------------------------------------------------------
     def champion(self) -> tuple[dict[str, Any], TrainedModel]:
@@ -116,11 +119,10 @@ class ScoreCache:
 
     # -- warehouse state ------------------------------------------------------------
     def _warehouse_stamp(self) -> tuple[int, ...]:
-        path = self.settings.warehouse_path
         out: list[int] = []
-        for p in (path, path.with_name(path.name + ".wal")):
+        for p in self._stamp_paths:
             try:
-                st = p.stat()
+                st = os.stat(p)
                 out += [st.st_mtime_ns, st.st_size]
             except FileNotFoundError:
                 out += [0, 0]
@@ -219,6 +221,55 @@ class ScoreCache:
         return thresholds_for(probability, settings=w.levels, deadline_days=days)
 
     # -- scoring --------------------------------------------------------------------
+    def score_cached(
+        self, subscriber_id: str, *, as_of: date | None = None, explain: bool = True
+    ) -> dict[str, Any] | None:
+        """:meth:`score_subscriber`'s answer when it is in memory, without blocking; else ``None``.
+
+        ``None`` when the answer needs any I/O or waiting: the champion is due for
+        its registry check, the warehouse changed, the month is not loaded (or
+        not scored), the reasons are not stored and ``explain`` is on, or another
+        thread holds the cache (e.g. while it reloads). Call
+        :meth:`score_subscriber` (in a worker thread) then. Safe to call on the
+        event loop.
+
+        Raises
+        ------
+        NotFoundError
+            The subscriber is not in that month's stored scores.
+        """
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            cached = self._model
+            if cached is None or time.monotonic() - self._model_checked >= _CHAMPION_CHECK_SECONDS:
+                return None
+            if self._stamp is None or self._warehouse_stamp() != self._stamp:
+                return None
+            if as_of is not None:
+                month = month_start(as_of)
+            elif self._snapshot_months:
+                month = self._snapshot_months[-1]
+            else:
+                return None
+            version = str(cached[0]["version"])
+            scored = self._months.get((month, version))
+            if scored is None:
+                return None
+            pos = scored.row(subscriber_id)
+            if pos is None:
+                raise NotFoundError(f"subscriber {subscriber_id} was not scored in {month:%Y-%m}")
+            rec: dict[str, Any] = {c: v[pos] for c, v in scored.reasons.items()}
+            if rec["top_reasons_en"] is None and explain:
+                extra = self._extra_reasons.get((month, version, subscriber_id))
+                if extra is None:
+                    return None
+                rec = extra
+            p = float(scored.probability[pos])
+            return _answer(subscriber_id, month, version, p, scored.level(p), "stored", rec)
+        finally:
+            self._lock.release()
+
     def score_subscriber(
         self, subscriber_id: str, *, as_of: date | None = None, explain: bool = True
     ) -> dict[str, Any]:
@@ -254,17 +305,7 @@ class ScoreCache:
             rec = self._reasons_for(model, snap)
             level = self._level_unscored(p, month, model)
             source = "computed"
-        return {
-            "subscriber_id": subscriber_id,
-            "as_of": f"{month:%Y-%m}",
-            "model_version": version,
-            "churn_probability": p,
-            "level": level,
-            "source": source,
-            "categories": [c for c in str(rec["top_categories"] or "").split(",") if c],
-            "reasons_zh": split_reasons(rec["top_reasons_zh"], "zh"),
-            "reasons_en": split_reasons(rec["top_reasons_en"], "en"),
-        }
+        return _answer(subscriber_id, month, version, p, level, source, rec)
 
     def _snapshot_row(self, subscriber_id: str, month: date) -> pd.DataFrame:
         from ..features import load_snapshot
@@ -330,6 +371,28 @@ class ScoreCache:
             "reasons_en": split_reasons(rec.get("top_reasons_en"), "en"),
             "missing_features": [f for f in model.plan.features if f not in features],
         }
+
+
+def _answer(
+    subscriber_id: str,
+    month: date,
+    version: str,
+    p: float,
+    level: str | None,
+    source: str,
+    rec: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "subscriber_id": subscriber_id,
+        "as_of": f"{month:%Y-%m}",
+        "model_version": version,
+        "churn_probability": p,
+        "level": level,
+        "source": source,
+        "categories": [c for c in str(rec["top_categories"] or "").split(",") if c],
+        "reasons_zh": split_reasons(rec["top_reasons_zh"], "zh"),
+        "reasons_en": split_reasons(rec["top_reasons_en"], "en"),
+    }
 
 
 class PayloadError(InputError):

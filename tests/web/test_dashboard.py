@@ -57,6 +57,9 @@ def test_manager_overview_models_and_campaigns_render_charts(
     screenshot(page, "models-en")
 
     page.click("nav >> text=Campaigns")
+    page.wait_for_selector("#campaigns")
+    assert "Incremental retention" in page.inner_text("#campaigns thead")
+    screenshot(page, "campaigns-en")
     page.click(f"#campaigns a[href='/ui/campaigns/{dashboard.campaign_id}']")
     wait_for_charts(page, "funnel")
     funnel = page.evaluate("() => document.getElementById('chart-funnel').data[0].x")
@@ -72,7 +75,8 @@ def test_worklist_filters_sorts_pages_and_opens_a_customer(
     everything = int(page.get_attribute("#worklist-total", "data-total") or 0)
     assert everything > 25 and page.locator("#worklist tbody tr").count() == 25
     page.click("a[rel=next]")
-    assert "page=2" in page.url and page.locator("#worklist tbody tr").count() > 0
+    page.wait_for_url("**page=2**")
+    assert page.locator("#worklist tbody tr").count() > 0
 
     page.select_option("select[name=level]", "red")
     page.select_option("select[name=sort]", "probability")
@@ -195,7 +199,7 @@ def test_language_follows_the_browser_and_switches_on_every_page(
     assert "红色预警" in page.inner_text("#worklist")
     screenshot(page, "worklist-zh")
     page.click("a.lang[data-lang=en]")
-    page.wait_for_load_state()
+    page.wait_for_function("document.documentElement.lang === 'en'")
     assert "level=red" in page.url  # back on the same page, same filters
     assert page.locator("h1").inner_text() == "Warning worklist"
     assert "Red warning" in page.inner_text("#worklist")
@@ -204,7 +208,7 @@ def test_language_follows_the_browser_and_switches_on_every_page(
     wait_for_charts(page, "usage", "bills")
     assert page.locator("h1").inner_text().startswith("Customer 360")
     page.click("a.lang[data-lang=zh-CN]")
-    page.wait_for_load_state()
+    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
     wait_for_charts(page, "usage", "bills")
     assert page.locator("h1").inner_text().startswith("客户 360 视图")
     assert "推荐挽留方案" in page.inner_text("main")

@@ -254,6 +254,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "campaigns.col.budget": ("预算", "Budget"),
     "campaigns.col.treated": ("干预组", "Treated"),
     "campaigns.col.control": ("对照组", "Control"),
+    "campaigns.col.arm": ("分组", "Group"),
+    "campaigns.col.offer": ("挽留方案 · 渠道", "Offer · channel"),
     "campaigns.col.uplift": ("增量挽留率（95% 区间）", "Incremental retention (95 % interval)"),
     "campaigns.col.retention": ("挽留成功率", "Retention success rate"),
     "campaigns.col.roi": ("投资回报率", "ROI"),

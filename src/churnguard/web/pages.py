@@ -379,9 +379,22 @@ def campaign(
     return render(
         request,
         "campaign.html",
-        {"v": view, "kpi": kpi, "charts": chart_specs, "members": view["members"][:50]},
+        {
+            "v": view,
+            "kpi": kpi,
+            "charts": chart_specs,
+            "members": view["members"][:50],
+            "offers": _offer_names(request, t),
+        },
         principal=principal,
     )
+
+
+def _offer_names(request: Request, t: Translator) -> dict[str, str]:
+    from ..retention.catalog import load_catalog
+
+    catalog = load_catalog(workspace=settings_of(request).workspace)
+    return {o.code: t.pick(o.name_zh, o.name_en) for o in catalog.offers}
 
 
 # -- models ---------------------------------------------------------------------------------

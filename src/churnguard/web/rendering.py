@@ -111,7 +111,9 @@ def error_page(request: Request, status: int, detail: str | None = None) -> HTML
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"{LOGIN_PATH}?next={quote(_here(request), safe='')}", status_code=303)
+    # after signing in the browser GETs ``next``: a form post goes back to the page it came from
+    here = _here(request) if request.method == "GET" else "/ui/"
+    return RedirectResponse(f"{LOGIN_PATH}?next={quote(here, safe='')}", status_code=303)
 
 
 class PageRoute(APIRoute):

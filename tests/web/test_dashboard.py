@@ -32,6 +32,25 @@ def test_unauthenticated_pages_redirect_to_login_and_errors_show(
     page.click("button[type=submit]")
     page.wait_for_url(f"**/ui/customers/{dashboard.own_customer}")
     assert dashboard.own_customer in page.inner_text("#subscriber")
+    # signing out ends the session: pages redirect to the login page again
+    page.click("#logout")
+    page.wait_for_url("**/ui/login")
+    page.goto("/ui/worklist")
+    assert "/ui/login?next=" in page.url
+
+
+def test_repeated_failed_sign_ins_are_throttled_with_a_readable_message(
+    open_page: Opener, dashboard: Dashboard
+) -> None:
+    page = open_page("zh-CN")
+    page.goto("/ui/login")
+    for _ in range(6):
+        page.fill("input[name=user]", "nobody.here")
+        page.fill("input[name=password]", "wrong password")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#login-error:not([hidden])")
+    message = page.inner_text("#login-error")
+    assert message.startswith("登录失败次数过多") and "{minutes}" not in message
 
 
 def test_manager_overview_models_and_campaigns_render_charts(

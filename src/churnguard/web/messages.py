@@ -30,8 +30,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.submit": ("登录", "Sign in"),
     "login.error.401": ("用户名或密码错误", "Wrong user name or password"),
     "login.error.429": (
-        "登录失败次数过多，请 15 分钟后再试",
-        "Too many failed sign-ins; try again in 15 minutes",
+        "登录失败次数过多，请 {minutes} 分钟后再试",
+        "Too many failed sign-ins; try again in {minutes} minute(s)",
     ),
     "login.error.other": ("登录失败，请稍后再试", "Sign-in failed; please try again later"),
     "login.hint": (

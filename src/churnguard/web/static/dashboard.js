@@ -16,6 +16,8 @@
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var box = document.getElementById("login-error");
+      box.hidden = true; // until this attempt's answer
+      box.textContent = "";
       var data = new URLSearchParams(new FormData(form));
       var next = data.get("next") || "/ui/";
       data.delete("next"); // /login answers JSON without it; errors stay on this page
@@ -23,7 +25,9 @@
         .then(function (r) {
           if (r.ok) { window.location.assign(next); return; }
           var key = r.status === 401 ? "error-401" : r.status === 429 ? "error-429" : "error-other";
-          box.textContent = form.getAttribute("data-" + key);
+          var wait = parseInt(r.headers.get("Retry-After") || "900", 10);
+          box.textContent = form.getAttribute("data-" + key)
+            .replace("{minutes}", String(Math.max(1, Math.ceil(wait / 60))));
           box.hidden = false;
         })
         .catch(function () {

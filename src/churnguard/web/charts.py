@@ -112,7 +112,10 @@ def heatmap_chart(title: str, cells: list[dict[str, Any]], t: Translator) -> Spe
     return {
         "data": data,
         "layout": _layout(
-            title, yaxis={"autorange": "reversed"}, margin={"l": 110, "r": 20, "t": 40, "b": 40}
+            title,
+            yaxis={"autorange": "reversed"},
+            xaxis={"tickangle": 0},
+            margin={"l": 110, "r": 20, "t": 40, "b": 50},
         ),
     }
 

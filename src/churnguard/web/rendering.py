@@ -136,5 +136,10 @@ class PageRoute(APIRoute):
                 return error_page(request, 422, detail)
             except StateError as exc:
                 return error_page(request, 409, str(exc))
+            except Exception:
+                # the traceback goes to the log (request id only), the user gets a page
+                rid = request.scope.get("state", {}).get("request_id")
+                log.exception("unexpected error in page request %s", rid)
+                return error_page(request, 500)
 
         return page_handler

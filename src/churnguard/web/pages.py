@@ -29,7 +29,7 @@ from . import charts
 from .i18n import LANG_COOKIE, LANGS, Translator
 from .rendering import PageRoute, render, translator_for
 
-__all__ = ["PAGE_SIZE", "router"]
+__all__ = ["LEVELS", "MODEL_METRICS", "PAGE_SIZE", "RESULTS", "TIERS", "router"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

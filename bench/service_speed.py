@@ -389,6 +389,16 @@ def hey_run(
     }
 
 
+def _stack() -> str:
+    """What uvicorn runs on (it picks httptools and uvloop by itself when installed)."""
+    import importlib.metadata as md
+    from importlib.util import find_spec
+
+    http = "httptools" if find_spec("httptools") else "h11"
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    return f"uvicorn {md.version('uvicorn')}, {http}, {loop}, 1 worker"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--subscribers", type=int, default=100_000)
@@ -502,6 +512,7 @@ def main() -> None:
                 "prepared_s": prepared,
                 "server_startup_s": round(startup, 1),
                 "log_level": args.log_level,
+                "server_stack": _stack(),
                 "cpus": os.cpu_count(),
                 "target": f"p99 <= {TARGET_P99_MS:g} ms at >= {TARGET_RATE:g} req/s",
                 "target_met": met,

@@ -139,3 +139,22 @@ def test_agents_keep_the_queue_check(client: Any, make_user: Callable[..., H]) -
         assert client.get(f"/api/v1/customers/{sid}/score", headers=manager).status_code == 200
     assert client.get(f"/api/v1/customers/{own}/score", headers=agent).status_code == 200
     assert client.get(f"/api/v1/customers/{foreign}/score", headers=agent).status_code == 404
+
+
+def test_heap_freeze_after_loads(module_ws: Path) -> None:
+    import gc
+
+    from churnguard.service import scoring
+
+    stored = _ids(module_ws, stored=True)
+    try:
+        scoring.freeze_heap_after_loads()
+        assert gc.get_freeze_count() > 0
+        cache = ScoreCache(load_settings(module_ws))
+        gc.unfreeze()
+        cache.score_subscriber(stored[0], as_of=AS_OF)  # loads the champion and the month
+        assert gc.get_freeze_count() > 0  # frozen again after the loads
+        assert cache.score_cached(stored[0], as_of=AS_OF) is not None
+    finally:
+        scoring.freeze_heap_after_loads(False)
+        gc.unfreeze()

@@ -49,6 +49,9 @@ def serve(
         service_log.setLevel(logging.INFO)
         service_log.propagate = False
     app = create_app(settings_for(workspace))
+    from ..service.scoring import freeze_heap_after_loads
+
+    freeze_heap_after_loads()  # no full GC pass over the loaded model and scores per request burst
     err_console.print(f"churnguard API on http://{host}:{port}  (docs: /docs, dashboard: /ui/)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 

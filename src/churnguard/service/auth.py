@@ -304,13 +304,19 @@ _KEY_CACHES: dict[str, _KeyCache | None] = {}
 _KEY_CACHES_LOCK = threading.Lock()
 
 
+_LAST: tuple[Settings, _KeyCache | None] | None = None
+
+
 def _key_cache(settings: Settings) -> _KeyCache | None:
     """The key cache of the workspace's SQLite file (``None`` for other databases)."""
+    global _LAST
+    last = _LAST
+    if last is not None and last[0] is settings:  # the service's one Settings: no URL to build
+        return last[1]
     url = settings.operational_url
-    try:
+    if url in _KEY_CACHES:
+        _LAST = (settings, _KEY_CACHES[url])
         return _KEY_CACHES[url]
-    except KeyError:
-        pass
     with _KEY_CACHES_LOCK:
         if url not in _KEY_CACHES:
             cache = None

@@ -172,6 +172,9 @@ def test_results_outcomes_and_kpis(warned: Path, tmp_path: Path) -> None:
     t = m[m["arm"] == "treatment"]
     c = m[m["arm"] == "control"]
     sid = str(t["subscriber_id"].iloc[0])
+    # nothing sent or recorded yet: every cost is empty, nothing is charged (and no warning)
+    fresh = campaign_kpis(settings, campaign_id=plan.campaign_id)[0]
+    assert fresh["cost"] == 0 and fresh["contacted"] == 0
     got = record_result(
         settings, campaign_id=plan.campaign_id, subscriber_id=sid, result="accepted", agent="a1"
     )

@@ -115,7 +115,10 @@ def _group_kpis(m: pd.DataFrame) -> dict[str, Any]:
     t_kept = int((t_res["outcome"] == "retained").sum())
     c_kept = int((c_res["outcome"] == "retained").sum())
     diff, lo, hi = newcombe_interval(t_kept, len(t_res), c_kept, len(c_res))
-    cost = float(t["cost"].fillna(t["expected_cost"].where(sent, 0.0)).fillna(0).sum())
+    # costs are empty (object dtype) until contacts are sent: compare as numbers
+    actual = pd.to_numeric(t["cost"], errors="coerce")
+    expected = pd.to_numeric(t["expected_cost"], errors="coerce").where(sent, 0.0)
+    cost = float(actual.fillna(expected).fillna(0).sum())
     saved = None if math.isnan(diff) else diff * len(t_res)
     revenue = None if math.isnan(diff) else diff * float(t_res["clv"].fillna(0).sum())
     out: dict[str, Any] = {

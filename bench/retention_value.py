@@ -23,8 +23,10 @@ phone), which the oracle exploits and our priors do not know.
 
     .venv/bin/python bench/retention_value.py                       # defaults below
     .venv/bin/python bench/retention_value.py --subscribers 50000 --learn 3
+    .venv/bin/python bench/retention_value.py --seed 11 12 13 --root /tmp/cg-rv  # several worlds
 
-The last line of output is JSON: ``{"ours": ..., "oracle": ..., "top_risk": ..., ...}``.
+The last line of output is JSON: ``{"ours": ..., "oracle": ..., "top_risk": ..., ...}``
+(with several seeds: the sums over the worlds, and each world's figures).
 """
 
 from __future__ import annotations
@@ -159,7 +161,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--subscribers", type=int, default=30_000)
     ap.add_argument("--months", type=int, default=12)
-    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[11],
+        help="one or more world seeds; with several, each runs in ROOT/seed-N and the last "
+        "line sums the values over the seeds",
+    )
     ap.add_argument(
         "--learn", type=int, default=2, help="test-and-learn campaigns before the evaluation"
     )
@@ -187,15 +196,41 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=Path("/tmp/cg-retention-bench"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if len(args.seed) == 1:
+        print(json.dumps(_run(args, seed=args.seed[0], root=args.root), default=str))
+        return
+    runs = []
+    for seed in args.seed:
+        one = _run(args, seed=seed, root=args.root / f"seed-{seed}")
+        print(json.dumps(one, default=str))
+        runs.append(one)
+    total = {k: float(sum(r[k] for r in runs)) for k in ("ours", "oracle", "top_risk", "priors")}
+    shares = [r["ours"] / r["oracle"] for r in runs if r["oracle"]]
+    print(
+        json.dumps(
+            {
+                **total,
+                "seeds": args.seed,
+                "ours_share_of_oracle_by_seed": [round(x, 4) for x in shares],
+                "per_seed": [
+                    {k: r[k] for k in ("ours", "oracle", "top_risk", "priors")} for r in runs
+                ],
+            }
+        )
+    )
+
+
+def _run(args: argparse.Namespace, *, seed: int, root: Path) -> dict[str, Any]:
+    """One world: simulate, learn, evaluate the three policies; the result row."""
     t0 = time.perf_counter()
-    if args.root.exists():
-        shutil.rmtree(args.root)
-    sim, ws = args.root / "sim", args.root / "ws"
+    if root.exists():
+        shutil.rmtree(root)
+    sim, ws = root / "sim", root / "ws"
     simulate(
         sim,
         subscribers=args.subscribers,
         months=args.months,
-        seed=args.seed,
+        seed=seed,
         start=date(2024, 1, 1),
     )
     settings = load_settings(ws, create=True)
@@ -213,7 +248,7 @@ def main() -> None:
             budget=args.learn_budget_per_subscriber * args.subscribers,
             explore=args.explore,
             holdout=args.holdout,
-            root=args.root,
+            root=root,
             t0=t0,
         )
     fitted: dict[str, Any] = {}
@@ -271,6 +306,7 @@ def main() -> None:
             "oracle": float(oracle["cost"].sum()),
             "top_risk": float(top["cost"].sum()),
         },
+        "seed": seed,
         "subscribers": args.subscribers,
         "learning_campaigns": args.learn,
         "seconds": round(time.perf_counter() - t0, 1),
@@ -281,7 +317,7 @@ def main() -> None:
         f"oracle {result['oracle']:,.0f}, top-risk {result['top_risk']:,.0f}",
         t0,
     )
-    print(json.dumps(result, default=str))
+    return result
 
 
 if __name__ == "__main__":

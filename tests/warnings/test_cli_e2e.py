@@ -131,3 +131,32 @@ def test_worklist_errors_are_clear(trained: Path) -> None:
     )
     assert out.returncode == 1
     assert "queues with warnings" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_explanations_from_the_frame_in_memory_equal_the_stored_rows(trained: Path) -> None:
+    """warn explains from the snapshot it scored: the same reasons as rows read again."""
+    from datetime import date
+
+    from churnguard.config import load_settings
+    from churnguard.models.registry import champion
+    from churnguard.models.scoring import explain_subscribers, month_frame
+
+    settings = load_settings(trained)
+    month = date(2024, 11, 1)
+    version = champion(settings)["version"]
+    frame = month_frame(settings, as_of=month)
+    # some customers, out of order, one twice and one unknown
+    ids = [*frame["subscriber_id"].iloc[[40, 3, 17, 3, 900]].astype(str), "NOPE"]
+    read = explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids)
+    held = explain_subscribers(
+        settings, as_of=month, version=version, subscriber_ids=ids, frame=frame
+    )
+    assert len(read) == 4
+    pd.testing.assert_frame_equal(held, read)
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    pd.testing.assert_frame_equal(
+        explain_subscribers(
+            settings, as_of=month, version=version, subscriber_ids=ids, frame=shuffled
+        ),
+        read,
+    )

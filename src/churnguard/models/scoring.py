@@ -206,21 +206,45 @@ def _write_warehouse(
         backend.disconnect()
 
 
+def _snapshot_rows(frame: pd.DataFrame, subscriber_ids: Sequence[str]) -> pd.DataFrame:
+    """The rows of an in-memory snapshot for ``subscriber_ids``, by subscriber (as stored)."""
+    wanted = pd.Index(pd.Series(subscriber_ids, dtype=object).astype(str).unique())
+    ids = frame["subscriber_id"].astype(str)
+    rows = frame[ids.isin(wanted).to_numpy()]
+    if not rows["subscriber_id"].is_monotonic_increasing:
+        rows = rows.sort_values("subscriber_id", kind="stable")
+    return rows.reset_index(drop=True)
+
+
 def explain_subscribers(
-    settings: Settings, *, as_of: date, version: str, subscriber_ids: Sequence[str]
+    settings: Settings,
+    *,
+    as_of: date,
+    version: str,
+    subscriber_ids: Sequence[str],
+    frame: pd.DataFrame | None = None,
+    model: TrainedModel | None = None,
 ) -> pd.DataFrame:
     """Model reasons for some customers of a scored month.
 
     Explanations cost far more than probabilities, so ``score`` can skip them and
     ``warn`` asks for the customers it warns only (then keeps them with the scores
     through :func:`store_reasons`). Returns ``subscriber_id`` and :data:`REASON_COLUMNS`.
+
+    ``frame`` is the month's whole snapshot when the caller holds it already (the
+    rows are then taken from it instead of read again), ``model`` the loaded
+    ``version``.
     """
     from ..features import load_snapshot
 
     if len(subscriber_ids) == 0:
         return pd.DataFrame(columns=["subscriber_id", *REASON_COLUMNS])
-    _row, model = load_registered(settings, version=version)
-    snap = load_snapshot(settings, as_of=as_of, subscriber_ids=subscriber_ids)
+    if model is None:
+        _row, model = load_registered(settings, version=version)
+    if frame is None:
+        snap = load_snapshot(settings, as_of=as_of, subscriber_ids=subscriber_ids)
+    else:
+        snap = _snapshot_rows(frame, subscriber_ids)
     reasons = explain_with_reasons(model, snap, top=settings.models.reasons_top)
     out = pd.DataFrame({"subscriber_id": snap["subscriber_id"].astype(str).to_numpy()})
     for col in REASON_COLUMNS:

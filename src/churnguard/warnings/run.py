@@ -162,10 +162,15 @@ def ensure_scores(settings: Settings, *, as_of: date) -> list[str]:
 
     Returns what was prepared (``"snapshot"``, ``"scores"``), so callers can say so.
     """
+    return _ensure_scores(settings, as_of=as_of)[0]
+
+
+def _ensure_scores(settings: Settings, *, as_of: date) -> tuple[list[str], pd.DataFrame | None]:
+    """:func:`ensure_scores`, and the month's snapshot frame when it was read for scoring."""
     from ..features import build_snapshot
     from ..features.store import has_snapshot
     from ..models.registry import champion
-    from ..models.scoring import score_month
+    from ..models.scoring import month_frame, score_month
 
     version = champion(settings)["version"]
     done: list[str] = []
@@ -185,11 +190,14 @@ def ensure_scores(settings: Settings, *, as_of: date) -> list[str]:
     if not snapshot_ready:
         build_snapshot(settings, as_of=as_of)
         done.append("snapshot")
+    frame = None
     if not scored or not snapshot_ready:
-        # probabilities for everyone; reasons only for whom warn warns
-        score_month(settings, as_of=as_of, explain_share=0.0)
+        # probabilities for everyone; reasons only for whom warn warns (from the same
+        # frame, so the snapshot is read once)
+        frame = month_frame(settings, as_of=as_of)
+        score_month(settings, as_of=as_of, frame=frame, explain_share=0.0)
         done.append("scores")
-    return done
+    return done, frame
 
 
 def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.Table, str | None]:
@@ -232,15 +240,27 @@ def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.T
 class _Explainer:
     """Explains the candidates ``evaluate`` asks about; the reasons are stored afterwards."""
 
-    def __init__(self, settings: Settings, *, as_of: date, version: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        as_of: date,
+        version: str,
+        snapshot: pd.DataFrame | None = None,
+    ) -> None:
         self.settings, self.as_of, self.version = settings, as_of, version
+        self.snapshot = snapshot  # the month's snapshot when already in memory
         self.frames: list[pd.DataFrame] = []
 
     def __call__(self, ids: pd.Series) -> pd.DataFrame:
         from ..models.scoring import explain_subscribers
 
         got = explain_subscribers(
-            self.settings, as_of=self.as_of, version=self.version, subscriber_ids=ids.tolist()
+            self.settings,
+            as_of=self.as_of,
+            version=self.version,
+            subscriber_ids=ids.tolist(),
+            frame=self.snapshot,
         )
         self.frames.append(got)
         return got
@@ -280,13 +300,13 @@ def raise_warnings(
     month = month_start(as_of)
     run = run_date or datetime.now(UTC).date()
     rules = load_rules(workspace=settings.workspace)
-    prepared = ensure_scores(settings, as_of=month)
+    prepared, snapshot = _ensure_scores(settings, as_of=month)
     backend = connect(settings, read_only=True)
     explainer: _Explainer | None = None
     try:
         base, version = scoring_base(settings, backend, as_of=month)
         if version is not None:
-            explainer = _Explainer(settings, as_of=month, version=version)
+            explainer = _Explainer(settings, as_of=month, version=version, snapshot=snapshot)
         batch = evaluate(
             base,
             rules=rules,

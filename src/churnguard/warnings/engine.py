@@ -22,7 +22,7 @@ from .levels import LEVEL_RANK, LevelThresholds, assign_levels, thresholds_for
 from .rules import GroupCollectiveRule, Rule, RuleSet, ThresholdRule
 from .triage import churn_type, next_step, route
 
-__all__ = ["WarningBatch", "evaluate"]
+__all__ = ["WarningBatch", "evaluate", "read_columns"]
 
 _CONTEXT = (
     "service_type",
@@ -51,6 +51,15 @@ class WarningBatch:
     groups: pd.DataFrame
     candidates: int
     scored: int
+
+
+def read_columns(rules: RuleSet) -> set[str]:
+    """The columns of ``base`` that :func:`evaluate` reads with these rules (others are unused)."""
+    cols = {"subscriber_id", "churn_probability", "clv", "arrears_streak"}
+    cols |= {*_CONTEXT, *_MODEL_REASONS}
+    for r in rules.active:
+        cols |= r.columns()
+    return cols
 
 
 def _rule_columns(rule: Rule) -> tuple[str, str]:

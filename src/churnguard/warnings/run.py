@@ -21,9 +21,9 @@ from ..value.customer_value import active_subscribers
 from ..warehouse.analytical import connect
 from ..warehouse.analytical import raw as raw_duckdb
 from ..warehouse.operational import session_scope
-from .engine import WarningBatch, evaluate
+from .engine import WarningBatch, evaluate, read_columns
 from .push import PushError, send_digest, send_webhook
-from .rules import load_rules
+from .rules import RuleSet, load_rules
 from .store import RecordSummary, WarningPush, record
 
 if TYPE_CHECKING:
@@ -237,6 +237,22 @@ def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.T
     return base, version
 
 
+_MATRIX_COLUMNS = ("value_tier", "risk_band", "arpu_3m", "clv", "churn_probability")
+
+
+def _materialize(backend: Any, base: ir.Table, *, rules: RuleSet) -> ir.Table:
+    """``base`` computed once into a temporary table, with only the columns the run reads.
+
+    ``evaluate`` and the value × risk matrix query ``base`` several times; as an
+    expression, each query would recompute customer value over billing and usage.
+    The table lives on the (read-only) connection until it is closed.
+    """
+    rules.check_columns(base.columns)  # the error names close matches among all columns
+    wanted = read_columns(rules) | set(_MATRIX_COLUMNS)
+    narrow = base.select(*[c for c in base.columns if c in wanted])
+    return backend.create_table("_cg_warn_base", narrow, temp=True, overwrite=True)
+
+
 class _Explainer:
     """Explains the candidates ``evaluate`` asks about; the reasons are stored afterwards."""
 
@@ -305,6 +321,7 @@ def raise_warnings(
     explainer: _Explainer | None = None
     try:
         base, version = scoring_base(settings, backend, as_of=month)
+        base = _materialize(backend, base, rules=rules)
         if version is not None:
             explainer = _Explainer(settings, as_of=month, version=version, snapshot=snapshot)
         batch = evaluate(

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the test suite uses: Java runs local Spark, libgomp serves LightGBM,
 # PostgreSQL is started by the tests as the operational database, Chromium (with the CJK
 # fonts for the Chinese pages) runs the dashboard's browser tests, hey is a load tool.
-DEBS=(openjdk-17-jre-headless libgomp1 postgresql chromium fonts-noto-cjk hey)
+DEBS=(openjdk-17-jre-headless libgomp1 postgresql chromium fonts-noto-cjk hey wrk)
 
 system() {
   local missing=()

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the test suite uses: Java runs local Spark, libgomp serves LightGBM,
 # PostgreSQL is started by the tests as the operational database, Chromium (with the CJK
-# fonts for the Chinese pages) runs the dashboard's browser tests, hey is a load tool.
+# fonts for the Chinese pages) runs the dashboard's browser tests, hey and wrk are the load tools
+# of bench/service_speed.py.
 DEBS=(openjdk-17-jre-headless libgomp1 postgresql chromium fonts-noto-cjk hey wrk)
 
 system() {

@@ -264,27 +264,27 @@ class _KeyCache:
         # fetchall: step the statement to its end, so no read transaction stays open
         return int(self._con.execute("PRAGMA data_version").fetchall()[0][0])
 
+    def _sync(self) -> tuple[int | None, bool]:
+        """The current version and whether it moved (the cache is emptied then); lock held."""
+        try:
+            v = self._current()
+        except sqlite3.Error:
+            return None, False
+        moved = v != self._version
+        if moved:
+            self._principals.clear()
+            self._version = v
+        return v, moved
+
     def version(self) -> int | None:
         """The database's current version (``None``: cannot tell; do not cache)."""
         with self._lock:
-            try:
-                v = self._current()
-            except sqlite3.Error:
-                return None
-            if v != self._version:
-                self._principals.clear()
-                self._version = v
-            return v
+            return self._sync()[0]
 
     def get(self, digest: str) -> Principal | None:
         with self._lock:
-            try:
-                v = self._current()
-            except sqlite3.Error:
-                return None
-            if v != self._version:
-                self._principals.clear()
-                self._version = v
+            v, moved = self._sync()
+            if v is None or moved:
                 return None
             return self._principals.get(digest)
 

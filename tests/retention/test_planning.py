@@ -22,9 +22,8 @@ from churnguard.retention.store import Campaign, CampaignMember, OutboxMessage
 from churnguard.warehouse.operational import session_scope
 from tests.conftest import CLI
 
-AS_OF = date(2024, 9, 1)  # labels of 2024-09 are known with data through 2024-11
-LAST = date(2024, 11, 1)
-RUN = date(2024, 10, 1)
+# labels of AS_OF (2024-09) are known with data through LAST (2024-11)
+from tests.support.operator import AS_OF, LAST, RUN
 
 _M = cast(sa.Table, CampaignMember.__table__)
 _O = cast(sa.Table, OutboxMessage.__table__)
@@ -32,21 +31,10 @@ _C = cast(sa.Table, Campaign.__table__)
 
 
 @pytest.fixture(scope="module")
-def warned(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with a champion model and the warnings of AS_OF."""
-    from churnguard.ingest import ingest
-    from churnguard.models.training import train_models
-    from churnguard.simulate import simulate
-    from churnguard.warnings.run import raise_warnings
-
-    root = tmp_path_factory.mktemp("plan")
-    sim, ws = root / "sim", root / "ws"
-    simulate(sim, subscribers=2500, months=11, seed=4, start=date(2024, 1, 1))
-    settings = load_settings(ws, create=True)
-    ingest(sim, settings=settings)
-    train_models(settings, as_of=LAST, families=["lightgbm"])
-    raise_warnings(settings, as_of=AS_OF, run_date=RUN, push=False)
-    return ws
+def warned(warned_ws: Path) -> Path:
+    """A workspace with a champion model and the warnings of AS_OF (the session's shared
+    simulated operator; every test works on a copy)."""
+    return warned_ws
 
 
 def _copy(ws: Path, tmp_path: Path) -> Settings:

@@ -78,6 +78,11 @@ _COMMAND_MODULES = (
     "warn_cmd",
     "campaign_cmd",
     "serve_cmd",
+    "analyze_cmd",
+    "report_cmd",
+    "winback_cmd",
+    "care_cmd",
+    "batch_cmd",
     "demo_cmd",
 )
 

@@ -31,13 +31,16 @@ __all__ = [
     "SCORES_TABLE",
     "ScoreResult",
     "catalog_reason_texts",
+    "compute_scores",
     "explain_subscribers",
     "explain_with_reasons",
     "load_registered",
     "month_frame",
     "score_month",
     "store_reasons",
+    "with_reasons",
     "write_file",
+    "write_scores",
 ]
 
 log = logging.getLogger(__name__)
@@ -287,6 +290,71 @@ def write_file(scores: pd.DataFrame, out: Path) -> None:
         raise InputError(f"--out {out}: use a .parquet or .csv file name")
 
 
+def compute_scores(
+    settings: Settings,
+    *,
+    as_of: date,
+    frame: pd.DataFrame,
+    model: TrainedModel,
+    version: str,
+    explain_share: float,
+) -> tuple[pd.DataFrame, int]:
+    """Scores (:data:`OUTPUT_COLUMNS`, by rank) of the snapshot rows ``frame``, not yet stored.
+
+    Reasons are computed for the highest-risk ``explain_share`` of rows only; the
+    others carry ``NA`` reasons. Returns the scores and how many rows were explained.
+    """
+    if frame.empty:
+        raise NotFoundError(f"the snapshot of {as_of:%Y-%m} has no subscribers to score")
+    raw = model.raw_scores(frame)
+    prob = model.calibrator.transform(raw)
+    order = np.argsort(-prob, kind="stable")
+    rank = np.empty(len(prob), dtype=np.int64)
+    rank[order] = np.arange(1, len(prob) + 1)
+    scores = pd.DataFrame(
+        {
+            "as_of": as_of,
+            "subscriber_id": frame["subscriber_id"].astype(str).to_numpy(),
+            "model_version": version,
+            "churn_probability": prob,
+            "raw_score": raw,
+            "rank": rank,
+        }
+    )
+    explain_rows = int(np.ceil(explain_share * len(frame)))
+    chosen = np.sort(order[:explain_rows])
+    reasons = (
+        explain_with_reasons(model, frame.iloc[chosen], top=settings.models.reasons_top)
+        if len(chosen)
+        else pd.DataFrame(columns=list(REASON_COLUMNS))
+    )
+    for col in REASON_COLUMNS:
+        values = pd.Series(pd.NA, index=scores.index, dtype="string")
+        values.iloc[chosen] = reasons[col].to_numpy()
+        scores[col] = values
+    scores["scored_at"] = datetime.now(UTC).replace(tzinfo=None)
+    scores = scores.sort_values("rank", kind="stable").reset_index(drop=True)
+    return scores, len(chosen)
+
+
+def with_reasons(scores: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with the reasons of :func:`explain_subscribers` filled in where given."""
+    if reasons.empty:
+        return scores
+    got = reasons.drop_duplicates("subscriber_id", keep="last").set_index("subscriber_id")
+    out = scores.copy()
+    ids = out["subscriber_id"]
+    for col in REASON_COLUMNS:
+        filled = ids.map(got[col]).astype("string")
+        out[col] = filled.where(filled.notna(), out[col].astype("string"))
+    return out
+
+
+def write_scores(settings: Settings, scores: pd.DataFrame, *, as_of: date, version: str) -> None:
+    """Store a month's scores (replacing that month's rows of ``version``) in one transaction."""
+    _write_warehouse(settings, scores, as_of=as_of, version=version)
+
+
 def score_month(
     settings: Settings,
     *,
@@ -324,37 +392,10 @@ def score_month(
         raise InputError(f"--out {out}: use a .parquet or .csv file name")
     row, model = load_registered(settings, version=version)
     snap = month_frame(settings, as_of=month) if frame is None else frame
-    if snap.empty:
-        raise NotFoundError(f"the snapshot of {month:%Y-%m} has no subscribers to score")
-    raw = model.raw_scores(snap)
-    prob = model.calibrator.transform(raw)
-    order = np.argsort(-prob, kind="stable")
-    rank = np.empty(len(prob), dtype=np.int64)
-    rank[order] = np.arange(1, len(prob) + 1)
-    scores = pd.DataFrame(
-        {
-            "as_of": month,
-            "subscriber_id": snap["subscriber_id"].astype(str).to_numpy(),
-            "model_version": row["version"],
-            "churn_probability": prob,
-            "raw_score": raw,
-            "rank": rank,
-        }
-    )
     share = settings.models.explain_share if explain_share is None else explain_share
-    explain_rows = int(np.ceil(share * len(snap)))
-    chosen = np.sort(order[:explain_rows])
-    reasons = (
-        explain_with_reasons(model, snap.iloc[chosen], top=settings.models.reasons_top)
-        if len(chosen)
-        else pd.DataFrame(columns=list(REASON_COLUMNS))
+    scores, explained = compute_scores(
+        settings, as_of=month, frame=snap, model=model, version=row["version"], explain_share=share
     )
-    for col in REASON_COLUMNS:
-        values = pd.Series(pd.NA, index=scores.index, dtype="string")
-        values.iloc[chosen] = reasons[col].to_numpy()
-        scores[col] = values
-    scores["scored_at"] = datetime.now(UTC).replace(tzinfo=None)
-    scores = scores.sort_values("rank", kind="stable").reset_index(drop=True)
     _write_warehouse(settings, scores, as_of=month, version=row["version"])
     if out is not None:
         write_file(scores, out)
@@ -363,8 +404,8 @@ def score_month(
         model_version=row["version"],
         family=row["family"],
         rows=len(scores),
-        explained=len(chosen),
-        mean_probability=float(prob.mean()),
+        explained=explained,
+        mean_probability=float(scores["churn_probability"].mean()),
         out=str(out) if out is not None else None,
         seconds=time.perf_counter() - t0,
         scores=scores,

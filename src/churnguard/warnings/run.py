@@ -28,6 +28,7 @@ from .store import RecordSummary, WarningPush, record
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..models.artifacts import TrainedModel
 
 __all__ = [
     "WarnResult",
@@ -162,15 +163,32 @@ def ensure_scores(settings: Settings, *, as_of: date) -> list[str]:
 
     Returns what was prepared (``"snapshot"``, ``"scores"``), so callers can say so.
     """
-    return _ensure_scores(settings, as_of=as_of)[0]
+    done, _frame, pending = _ensure_scores(settings, as_of=as_of, write=True)
+    assert pending is None
+    return done
 
 
-def _ensure_scores(settings: Settings, *, as_of: date) -> tuple[list[str], pd.DataFrame | None]:
-    """:func:`ensure_scores`, and the month's snapshot frame when it was read for scoring."""
+@dataclass
+class _PendingScores:
+    """Scores computed by this run, stored once together with the warned customers' reasons."""
+
+    version: str
+    model: TrainedModel
+    scores: pd.DataFrame
+
+
+def _ensure_scores(
+    settings: Settings, *, as_of: date, write: bool
+) -> tuple[list[str], pd.DataFrame | None, _PendingScores | None]:
+    """:func:`ensure_scores`; also the month's snapshot frame when it was read for scoring.
+
+    With ``write=False`` new scores are returned (not stored): ``warn`` joins them
+    in memory and stores them once with the reasons of the customers it warns.
+    """
     from ..features import build_snapshot
     from ..features.store import has_snapshot
     from ..models.registry import champion
-    from ..models.scoring import month_frame, score_month
+    from ..models.scoring import compute_scores, load_registered, month_frame, write_scores
 
     version = champion(settings)["version"]
     done: list[str] = []
@@ -190,24 +208,45 @@ def _ensure_scores(settings: Settings, *, as_of: date) -> tuple[list[str], pd.Da
     if not snapshot_ready:
         build_snapshot(settings, as_of=as_of)
         done.append("snapshot")
-    frame = None
-    if not scored or not snapshot_ready:
-        # probabilities for everyone; reasons only for whom warn warns (from the same
-        # frame, so the snapshot is read once)
-        frame = month_frame(settings, as_of=as_of)
-        score_month(settings, as_of=as_of, frame=frame, explain_share=0.0)
-        done.append("scores")
-    return done, frame
+    if scored and snapshot_ready:
+        return done, None, None
+    # probabilities for everyone; reasons only for whom warn warns (from the same
+    # frame, so the snapshot is read once)
+    frame = month_frame(settings, as_of=as_of)
+    row, model = load_registered(settings, version=version)
+    scores, _ = compute_scores(
+        settings, as_of=as_of, frame=frame, model=model, version=version, explain_share=0.0
+    )
+    done.append("scores")
+    if write:
+        write_scores(settings, scores, as_of=as_of, version=version)
+        return done, frame, None
+    return done, frame, _PendingScores(version=str(row["version"]), model=model, scores=scores)
 
 
-def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.Table, str | None]:
-    """Snapshot ⨝ scores ⨝ value ⨝ profile: one row per scored subscriber of the month."""
+def scoring_base(
+    settings: Settings,
+    backend: Any,
+    *,
+    as_of: date,
+    scores: pd.DataFrame | None = None,
+    version: str | None = None,
+) -> tuple[ir.Table, str | None]:
+    """Snapshot ⨝ scores ⨝ value ⨝ profile: one row per scored subscriber of the month.
+
+    ``scores`` (with its model ``version``) are this run's scores not stored yet;
+    by default the month's latest stored scores are used.
+    """
     present = _tables(backend)
     if "feature_snapshots" not in present:
         raise StateError(
             f"no feature snapshots; run 'churnguard features build --as-of {as_of:%Y-%m}' first"
         )
-    scores, version = _latest_scores(backend, as_of=as_of)
+    if scores is None:
+        scores_t, version = _latest_scores(backend, as_of=as_of)
+    else:
+        cols = ["subscriber_id", "churn_probability", *_REASONS]
+        scores_t = backend.create_table("_cg_warn_scores", scores[cols], temp=True, overwrite=True)
     snap = backend.table("feature_snapshots")
     snap = snap.filter(snap.as_of == as_of).drop("as_of")
     tables: dict[str, Any] = {
@@ -217,7 +256,7 @@ def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.T
         tables,
         as_of=as_of,
         settings=settings.value,
-        risk=scores.select("subscriber_id", "churn_probability"),
+        risk=scores_t.select("subscriber_id", "churn_probability"),
     )
     value = value.select(
         "subscriber_id",
@@ -226,15 +265,16 @@ def scoring_base(settings: Settings, backend: Any, *, as_of: date) -> tuple[ir.T
     )
     subs = active_subscribers(tables["subscribers"], as_of=as_of)
     profile = subs.select("subscriber_id", *[c for c in _PROFILE_COLUMNS if c not in snap.columns])
-    sc = scores.select(
-        "subscriber_id", "churn_probability", "top_reasons_zh", "top_reasons_en", "top_categories"
-    )
+    sc = scores_t.select("subscriber_id", "churn_probability", *_REASONS)
     base = (
         snap.join(sc, "subscriber_id").join(value, "subscriber_id").join(profile, "subscriber_id")
     )
     # top_categories is stored as text "a,b,c": split into a list for the engine
     base = base.mutate(top_categories=base.top_categories.split(","))
     return base, version
+
+
+_REASONS = ("top_reasons_zh", "top_reasons_en", "top_categories")
 
 
 _MATRIX_COLUMNS = ("value_tier", "risk_band", "arpu_3m", "clv", "churn_probability")
@@ -263,9 +303,11 @@ class _Explainer:
         as_of: date,
         version: str,
         snapshot: pd.DataFrame | None = None,
+        model: TrainedModel | None = None,
     ) -> None:
         self.settings, self.as_of, self.version = settings, as_of, version
         self.snapshot = snapshot  # the month's snapshot when already in memory
+        self.model = model  # the loaded model of ``version``, when at hand
         self.frames: list[pd.DataFrame] = []
 
     def __call__(self, ids: pd.Series) -> pd.DataFrame:
@@ -277,18 +319,34 @@ class _Explainer:
             version=self.version,
             subscriber_ids=ids.tolist(),
             frame=self.snapshot,
+            model=self.model,
         )
         self.frames.append(got)
         return got
 
-    def store(self) -> int:
-        """Keep the new reasons with the month's scores; returns how many customers."""
-        from ..models.scoring import store_reasons
+    def reasons(self) -> pd.DataFrame:
+        """Every reason computed so far: ``subscriber_id`` and the reason columns."""
+        from ..models.scoring import REASON_COLUMNS
 
         if not self.frames:
-            return 0
-        reasons = pd.concat(self.frames, ignore_index=True)
-        store_reasons(self.settings, reasons, as_of=self.as_of, version=self.version)
+            return pd.DataFrame(columns=["subscriber_id", *REASON_COLUMNS])
+        return pd.concat(self.frames, ignore_index=True)
+
+    def store(self, pending: _PendingScores | None = None) -> int:
+        """Keep the new reasons with the month's scores; returns how many customers.
+
+        With ``pending`` (scores computed by this run), the scores are stored now,
+        with the reasons in them, in one write; otherwise the reasons are written
+        into the stored scores.
+        """
+        from ..models.scoring import store_reasons, with_reasons, write_scores
+
+        reasons = self.reasons()
+        if pending is not None:
+            scores = with_reasons(pending.scores, reasons)
+            write_scores(self.settings, scores, as_of=self.as_of, version=pending.version)
+        elif not reasons.empty:
+            store_reasons(self.settings, reasons, as_of=self.as_of, version=self.version)
         return len(reasons)
 
 
@@ -316,14 +374,26 @@ def raise_warnings(
     month = month_start(as_of)
     run = run_date or datetime.now(UTC).date()
     rules = load_rules(workspace=settings.workspace)
-    prepared, snapshot = _ensure_scores(settings, as_of=month)
+    prepared, snapshot, pending = _ensure_scores(settings, as_of=month, write=False)
     backend = connect(settings, read_only=True)
     explainer: _Explainer | None = None
     try:
-        base, version = scoring_base(settings, backend, as_of=month)
+        base, version = scoring_base(
+            settings,
+            backend,
+            as_of=month,
+            scores=None if pending is None else pending.scores,
+            version=None if pending is None else pending.version,
+        )
         base = _materialize(backend, base, rules=rules)
         if version is not None:
-            explainer = _Explainer(settings, as_of=month, version=version, snapshot=snapshot)
+            explainer = _Explainer(
+                settings,
+                as_of=month,
+                version=version,
+                snapshot=snapshot,
+                model=None if pending is None else pending.model,
+            )
         batch = evaluate(
             base,
             rules=rules,
@@ -338,7 +408,7 @@ def raise_warnings(
     finally:
         backend.disconnect()
     if explainer is not None:
-        explainer.store()  # after the read-only connection is closed
+        explainer.store(pending)  # after the read-only connection is closed
     with session_scope(settings) as session:
         stored = record(
             session,

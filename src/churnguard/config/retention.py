@@ -81,6 +81,28 @@ class RetentionSettings(_Section):
         2000, ge=100, description="resolved treated + control customers needed for the uplift model"
     )
     delivery: dict[str, ChannelDelivery] = Field(default_factory=_default_delivery)
+    # win-back (挽回) of customers who already left
+    winback_months: int = Field(
+        6, ge=1, le=36, description="win back customers who churned in the last N months"
+    )
+    winback_observation_months: int = Field(
+        1, ge=1, le=6, description="months after the campaign in which a return counts for it"
+    )
+    winback_queue: str = Field("winback_team", description="queue that works win-back contacts")
+    care_file: str = Field(
+        "care.yaml", description="proactive care programs (客户关怀), relative to the workspace"
+    )
+    teams: dict[str, str] = Field(
+        default_factory=lambda: {
+            "key_accounts": "key_account_team",
+            "group_accounts": "key_account_team",
+            "outbound_red": "outbound_team",
+            "care_team": "care_team",
+            "collections": "collections_team",
+            "winback_team": "winback_team",
+        },
+        description="team of each queue, for team performance KPIs (unlisted queues: own team)",
+    )
 
     @model_validator(mode="after")
     def _channels(self) -> RetentionSettings:

@@ -32,6 +32,7 @@ __all__ = [
     "newcombe_interval",
     "warning_accuracy",
     "wilson_interval",
+    "winback_kpis",
 ]
 
 _C = cast(sa.Table, Campaign.__table__)
@@ -101,8 +102,14 @@ def _members(settings: Settings, campaign_id: int | None) -> tuple[pd.DataFrame,
     return campaigns, members
 
 
-def _group_kpis(m: pd.DataFrame) -> dict[str, Any]:
-    """KPIs of one group of members (one campaign, or one team across campaigns)."""
+def _group_kpis(m: pd.DataFrame, *, purpose: str = "retention") -> dict[str, Any]:
+    """KPIs of one group of members (one campaign, or one team across campaigns).
+
+    Retention and care count a member kept when its outcome is ``retained``; win-back
+    when it is ``returned`` (see :func:`winback_kpis`).
+    """
+    if purpose == "winback":
+        return winback_kpis(m)
     t = m[m["arm"] == "treatment"]
     c = m[m["arm"] == "control"]
     sent = t["contact_status"] == "sent"
@@ -142,6 +149,51 @@ def _group_kpis(m: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def winback_kpis(m: pd.DataFrame) -> dict[str, Any]:
+    """Win-back KPIs of a group of members: return rates, lift vs control with its
+    Newcombe interval, cost per returned customer, value regained."""
+    t = m[m["arm"] == "treatment"]
+    c = m[m["arm"] == "control"]
+    sent = t["contact_status"] == "sent"
+    t_res = t[t["outcome"].notna()]
+    c_res = c[c["outcome"].notna()]
+    t_back = t_res["outcome"] == "returned"
+    c_back = int((c_res["outcome"] == "returned").sum())
+    diff, lo, hi = newcombe_interval(int(t_back.sum()), len(t_res), c_back, len(c_res))
+    actual = pd.to_numeric(t["cost"], errors="coerce")
+    expected = pd.to_numeric(t["expected_cost"], errors="coerce").where(sent, 0.0)
+    cost = float(actual.fillna(expected).fillna(0).sum())
+    lift = None if math.isnan(diff) else diff
+    extra = None if lift is None else lift * len(t_res)
+    clv = pd.to_numeric(t_res["clv"], errors="coerce").fillna(0)
+    incremental_value = None if lift is None else lift * float(clv.sum())
+    accepted = t["result"] == "accepted"
+    answered = t["result"].isin(["reached", "accepted", "declined"])
+    return {
+        "treated": len(t),
+        "control": len(c),
+        "contacted": int(sent.sum()),
+        "acceptance_rate": _rate(float(accepted.sum()), float(answered.sum())),
+        "resolved_treated": len(t_res),
+        "resolved_control": len(c_res),
+        "returned_treated": int(t_back.sum()),
+        "returned_control": c_back,
+        "winback_rate_treated": _rate(float(t_back.sum()), len(t_res)),
+        "winback_rate_control": _rate(c_back, len(c_res)),
+        "incremental_winback": lift,
+        "incremental_ci95": None if lift is None else [lo, hi],
+        "customers_won_back": extra,
+        "cost": cost,
+        "cost_per_returned": _rate(cost, float(t_back.sum())),
+        "cost_per_incremental_return": None if not extra or extra <= 0 else cost / extra,
+        "value_regained": float(clv[t_back.to_numpy()].sum()),
+        "incremental_value": incremental_value,
+        "roi": None
+        if incremental_value is None or cost <= 0
+        else (incremental_value - cost) / cost,
+    }
+
+
 def campaign_kpis(
     settings: Settings, *, campaign_id: int | None = None, by: str | None = None
 ) -> list[dict[str, Any]]:
@@ -154,6 +206,8 @@ def campaign_kpis(
             raise InputError(f"cannot group KPIs by {by!r}; use queue, region or agent")
         rows = []
         # agents only exist on treated members: the control of their queue is the baseline
+        purpose = members["campaign_id"].map(campaigns.set_index("id")["purpose"])
+        members = members[purpose.to_numpy() != "winback"]  # team_kpis covers win-back
         key = members[by].fillna("(none)")
         for value, part in members.groupby(key):
             row = {by: str(value), **_group_kpis(part)}
@@ -172,7 +226,7 @@ def campaign_kpis(
                 "budget": float(camp["budget"]),
                 "effect_source": camp["effect_source"],
                 "expected_net_value": float(camp["objective"]),
-                **_group_kpis(part),
+                **_group_kpis(part, purpose=str(camp["purpose"])),
             }
         )
     return rows

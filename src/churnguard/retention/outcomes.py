@@ -145,13 +145,23 @@ def resolve_outcomes(settings: Settings, *, campaign_id: int | None = None) -> R
 
     report = ResolveReport()
     with session_scope(settings) as session:
-        q = sa.select(_C.c.id, _C.c.as_of, _C.c.observation_end).where(_C.c.status != "resolved")
+        cols = (_C.c.id, _C.c.as_of, _C.c.observation_end, _C.c.purpose)
+        q = sa.select(*cols).where(_C.c.status != "resolved")
         if campaign_id is not None:
-            q = sa.select(_C.c.id, _C.c.as_of, _C.c.observation_end).where(_C.c.id == campaign_id)
+            q = sa.select(*cols).where(_C.c.id == campaign_id)
         campaigns = session.execute(q).all()
     if campaign_id is not None and not campaigns:
         raise NotFoundError(f"no campaign {campaign_id}; 'churnguard campaign list' shows them")
-    for cid, as_of, obs_end in campaigns:
+    for cid, as_of, obs_end, purpose in campaigns:
+        if purpose == "winback":  # the outcome is a return, detected from new subscriptions
+            from .winback import resolve_winback
+
+            done = resolve_winback(settings, int(cid), as_of=as_of, observation_end=obs_end)
+            if isinstance(done, str):
+                report.waiting[int(cid)] = done
+            else:
+                report.resolved[int(cid)] = done
+            continue
         months = max(1, (obs_end.year - as_of.year) * 12 + obs_end.month - as_of.month)
         labels = settings.labels.model_copy(update={"horizon_months": months})
         if as_of not in labeled_as_ofs(settings, date.max.replace(day=1), labels=labels):

@@ -38,7 +38,16 @@ from .store import Campaign, CampaignMember, OutboxMessage
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["PlanResult", "add_test_cells", "candidates", "draw_holdout", "plan_campaign"]
+__all__ = [
+    "PlanResult",
+    "add_test_cells",
+    "candidates",
+    "draw_holdout",
+    "opted_out",
+    "plan_campaign",
+    "plan_from_candidates",
+    "recently_contacted",
+]
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +121,11 @@ def candidates(
     from ..warnings.store import CustomerWarning
 
     w = cast(sa.Table, CustomerWarning.__table__)
-    since = run_date.toordinal() - settings.retention.min_days_between_contacts
     with session_scope(settings) as session:
         rows = session.execute(
             sa.select(*[w.c[c] for c in _CANDIDATE_COLUMNS], w.c.retention_target).where(
                 w.c.status == "open", w.c.last_seen_as_of == as_of
             )
-        ).all()
-        recent = session.execute(
-            sa.select(_M.c.subscriber_id)
-            .join(_C, _C.c.id == _M.c.campaign_id)
-            .where(_C.c.planned_on >= date.fromordinal(since))
-            .distinct()
         ).all()
     df = pd.DataFrame(rows, columns=[*_CANDIDATE_COLUMNS, "retention_target"])
     if df.empty:
@@ -134,7 +136,7 @@ def candidates(
     passive = ~df["retention_target"].astype(bool)
     excluded["passive_churn"] = int(passive.sum())
     df = df[~passive]
-    contacted = df["subscriber_id"].isin({r[0] for r in recent})
+    contacted = df["subscriber_id"].isin(recently_contacted(settings, run_date=run_date))
     excluded["contacted_recently"] = int(contacted.sum())
     df = df[~contacted]
     opted = df["subscriber_id"].isin(_opted_out(settings))
@@ -142,6 +144,26 @@ def candidates(
     df = df[~opted].drop(columns="retention_target")
     df = df.rename(columns={"probability": "churn_probability"}).reset_index(drop=True)
     return df, excluded
+
+
+def recently_contacted(settings: Settings, *, run_date: date) -> set[str]:
+    """Customers in any campaign (retention, win-back, care; treated or held out) planned
+    within ``retention.min_days_between_contacts`` days of ``run_date``: the shared
+    contact policy, so nobody is contacted too often and no control is disturbed."""
+    since = date.fromordinal(run_date.toordinal() - settings.retention.min_days_between_contacts)
+    with session_scope(settings) as session:
+        recent = session.execute(
+            sa.select(_M.c.subscriber_id)
+            .join(_C, _C.c.id == _M.c.campaign_id)
+            .where(_C.c.planned_on >= since)
+            .distinct()
+        ).all()
+    return {str(r[0]) for r in recent}
+
+
+def opted_out(settings: Settings) -> set[str]:
+    """Subscribers who refused marketing (``marketing_opt_out``)."""
+    return _opted_out(settings)
 
 
 def _opted_out(settings: Settings) -> set[str]:
@@ -291,26 +313,72 @@ def plan_campaign(
     from ..months import parse_month
 
     month = month_start(parse_month(as_of))
-    if budget <= 0:
-        raise InputError(f"--budget must be positive, got {budget}")
     share = settings.retention.holdout_share if holdout is None else holdout
     if not 0 <= share < 1:
         raise InputError(f"--holdout must be in [0, 1), got {share}")
     today = run_date or datetime.now(UTC).date()
     catalog = catalog or load_catalog(workspace=settings.workspace)
     cands, excluded = candidates(settings, as_of=month, run_date=today)
+    return plan_from_candidates(
+        settings,
+        cands,
+        excluded=excluded,
+        month=month,
+        budget=budget,
+        share=share,
+        today=today,
+        name=name,
+        created_by=created_by,
+        catalog=catalog,
+        effect_model=effect_model,
+        purpose=purpose,
+        explore=explore,
+    )
+
+
+def plan_from_candidates(
+    settings: Settings,
+    cands: pd.DataFrame,
+    *,
+    excluded: dict[str, int],
+    month: date,
+    budget: float,
+    share: float,
+    today: date,
+    name: str | None,
+    created_by: str,
+    catalog: OfferCatalog,
+    effect_model: EffectModel | None = None,
+    purpose: str = "retention",
+    explore: float = 0.0,
+    strata: tuple[str, ...] = ("level", "value_tier"),
+    seed_offset: int = 0,
+) -> PlanResult:
+    """Price, optimise, hold out and store a campaign for candidates the contact policy allows.
+
+    Shared by retention, win-back (:mod:`.winback`) and care programs (:mod:`.care`):
+    the same action table, exact MILP, budget, channel capacities, stratified random
+    control group and outbox. ``cands`` has the columns of :func:`candidates`
+    (``churn_probability`` scales the offers' prior effects; ``level`` may be empty).
+    """
+    if budget <= 0:
+        raise InputError(f"--budget must be positive, got {budget}")
     if effect_model is None:
         effect_model, source = _effect_model(settings, purpose)
     else:
         source = "given"
-    customers = _with_features(settings, cands, as_of=month) if effect_model else cands
+    customers = (
+        _with_features(settings, cands, as_of=month)
+        if effect_model and purpose == "retention"
+        else cands
+    )
     actions = build_actions(customers, catalog=catalog, effect_model=effect_model, purpose=purpose)
     days = settings.retention.contact_days
     capacity = {c.code: c.capacity * days for c in catalog.channels}
     # Held-out customers cost nothing, so the treated part spends about (1 - holdout) of
     # the budget and never more than it.
     plan = solve_plan(actions, budget=budget, channel_capacity=capacity)
-    seed = settings.retention.seed + month.year * 100 + month.month
+    seed = settings.retention.seed + month.year * 100 + month.month + seed_offset
     chosen = plan.chosen.reset_index(drop=True)
     if not 0 <= explore <= 1:
         raise InputError(f"--explore must be in [0, 1], got {explore}")
@@ -324,7 +392,7 @@ def plan_campaign(
             capacity_left={k: int(v - used.get(k, 0)) for k, v in capacity.items()},
             seed=seed + 1,
         )
-    control = draw_holdout(chosen, share=share, seed=seed)
+    control = draw_holdout(chosen, share=share, seed=seed, strata=strata)
     treated = chosen[~control]
     result = PlanResult(
         campaign_id=0,
@@ -355,9 +423,11 @@ def plan_campaign(
         name=name or f"{purpose} {month:%Y-%m}",
         created_by=created_by,
         purpose=purpose,
+        strata=strata,
     )
     log.info(
-        "campaign %d planned: %d treated, %d control, expected net value %.0f",
+        "%s campaign %d planned: %d treated, %d control, expected net value %.0f",
+        purpose,
         result.campaign_id,
         result.treated,
         result.control,
@@ -377,6 +447,7 @@ def _store(
     name: str,
     created_by: str,
     purpose: str,
+    strata: tuple[str, ...] = ("level", "value_tier"),
 ) -> int:
     now = datetime.now(UTC)
     obs_end = add_months(result.as_of, settings.retention.observation_months)
@@ -384,7 +455,7 @@ def _store(
         {
             "subscriber_id": chosen["subscriber_id"].astype(str),
             "arm": np.where(control, "control", "treatment"),
-            "stratum": chosen["level"].astype(str) + "|" + chosen["value_tier"].astype(str),
+            "stratum": chosen[list(strata)].astype(str).agg("|".join, axis=1),
             "level": chosen["level"],
             "value_tier": chosen["value_tier"],
             "churn_probability": chosen["churn_probability"].astype(float),

@@ -32,12 +32,16 @@ from .snapshots import (
     subscribers_table,
     traits_table,
 )
+from .winback import WINBACK_OFFER_TYPES, apply_returns
 from .world import World, month_day
 from .writers import TableSink
 
 __all__ = ["StepSummary", "step"]
 
 log = logging.getLogger(__name__)
+
+RETURNED_FILE = "winback_returned.parquet"
+WINBACK_LOG_FILE = "winback_log.parquet"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class StepSummary:
     voluntary_churn_untreated: float  # share of last month's base, without treatments
     voluntary_churn: float  # the same with treatments
     rows: dict[str, int]
+    winback_treated: int = 0  # churned customers given a win-back offer
+    returned: int = 0  # churned customers who came back this month (treated or not)
+    returned_treated: int = 0  # of the treated, those who came back
+    returned_incremental: int = 0  # true returns the offers caused (returned only thanks to it)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,10 +71,16 @@ class StepSummary:
             "voluntary_churn_untreated": self.voluntary_churn_untreated,
             "voluntary_churn": self.voluntary_churn,
             "rows": dict(self.rows),
+            "winback_treated": self.winback_treated,
+            "returned": self.returned,
+            "returned_treated": self.returned_treated,
+            "returned_incremental": self.returned_incremental,
         }
 
 
-def _resolve_treatments(w: World, treatments: pd.DataFrame | None) -> pd.DataFrame | None:
+def _resolve_treatments(
+    w: World, treatments: pd.DataFrame | None, *, offer_types: tuple[str, ...] = OFFER_TYPES
+) -> pd.DataFrame | None:
     if treatments is None or len(treatments) == 0:
         return None
     missing = {"subscriber_id", "offer_type"} - set(treatments.columns)
@@ -86,22 +100,28 @@ def _resolve_treatments(w: World, treatments: pd.DataFrame | None) -> pd.DataFra
             f"(e.g. {', '.join(bad)}); use subscriber_id values from subscribers"
         )
     offer = treatments["offer_type"].astype(str)
-    unknown = sorted(set(offer) - set(OFFER_TYPES))
+    unknown = sorted(set(offer) - set(offer_types))
     if unknown:
         raise InputError(
-            f"unknown offer type(s) {', '.join(unknown)}; use one of {', '.join(OFFER_TYPES)}"
+            f"unknown offer type(s) {', '.join(unknown)}; use one of {', '.join(offer_types)}"
         )
     frame = pd.DataFrame(
         {
             "subscriber_index": idx.astype(np.int64).to_numpy(),
-            "offer_code": offer.map({o: i for i, o in enumerate(OFFER_TYPES)}).to_numpy(np.int64),
+            "offer_code": offer.map({o: i for i, o in enumerate(offer_types)}).to_numpy(np.int64),
         }
     )
     # One contact per subscriber and month: the first listed offer counts.
     return frame.drop_duplicates("subscriber_index", keep="first").reset_index(drop=True)
 
 
-def step(out_dir: Path, *, treatments: pd.DataFrame | None, out: Path) -> StepSummary:
+def step(
+    out_dir: Path,
+    *,
+    treatments: pd.DataFrame | None,
+    out: Path,
+    winback: pd.DataFrame | None = None,
+) -> StepSummary:
     """Advance the world saved in ``out_dir`` by one month.
 
     Parameters
@@ -111,13 +131,22 @@ def step(out_dir: Path, *, treatments: pd.DataFrame | None, out: Path) -> StepSu
     treatments
         Columns ``subscriber_id, offer_type``; applied in the month being simulated.
         ``None`` or empty: no campaign.
+    winback
+        Columns ``subscriber_id, offer_type`` of churned customers given a win-back
+        offer (one of :data:`~churnguard.simulate.winback.WINBACK_OFFER_TYPES`).
+        Churned customers come back every month with a small probability of their
+        own; the offer multiplies it by the true response (see
+        :mod:`churnguard.simulate.winback`). A returner opens a new subscription
+        with the same ID number (and often the same number).
     out
         Folder for the delta batch: changed/new subscribers rows and the new month's
         rows of every other contract table (same format as the original simulation).
 
     The truth under ``out_dir/truth`` is updated: the last month's outcomes reflect
     the treatments, the new month is appended, and ``treatment_log.parquet`` records
-    each treated subscriber's probability and outcome with and without the contact.
+    each treated subscriber's probability and outcome with and without the contact;
+    ``winback_log.parquet`` does the same for win-back offers and
+    ``winback_returned.parquet`` lists every return (old and new subscriber id).
     """
     out_dir = Path(out_dir)
     out = Path(out)
@@ -128,6 +157,7 @@ def step(out_dir: Path, *, treatments: pd.DataFrame | None, out: Path) -> StepSu
     truth_dir = out_dir / TRUTH_DIR
     w = World.load(truth_dir)
     plan = _resolve_treatments(w, treatments)
+    wb_plan = _resolve_treatments(w, winback, offer_types=WINBACK_OFFER_TYPES)
     multipliers = offer_matrix(w)
     pending_before = w.pend_vol.copy()
     log_frame = apply_treatments(w, plan, multipliers)
@@ -150,6 +180,15 @@ def step(out_dir: Path, *, treatments: pd.DataFrame | None, out: Path) -> StepSu
     for name in TABLES:  # a delta batch holds exactly this step's files
         for ext in ("parquet", "csv"):
             (out / f"{name}.{ext}").unlink(missing_ok=True)
+    returned_path = truth_dir / RETURNED_FILE
+    returned_before = pq.read_table(returned_path) if returned_path.exists() else None
+    wb_log, returns = apply_returns(
+        w,
+        wb_plan,
+        returned_before=returned_before,
+        first_day=int(month_day(w.start, t)),
+        last_day=int(month_day(w.start, t + 1)) - 1,
+    )
     result = advance_month(w, timeline=make_timeline(w.seed))
     sinks = {name: TableSink(out, name, fmt=fmt, encoding=encoding) for name in TABLES}
     try:
@@ -182,6 +221,9 @@ def step(out_dir: Path, *, treatments: pd.DataFrame | None, out: Path) -> StepSu
     )
     pq.write_table(traits_table(w), truth_dir / "traits.parquet", compression="zstd")
     _append_log(truth_dir, log_frame, month_day_value=prev_month)
+    _append_returns(
+        truth_dir, wb_log, returns, returned_before, month_day_value=int(month_day(w.start, t))
+    )
     events_path = truth_dir / GROUP_EVENTS_FILE
     pq.write_table(pa.concat_tables([pq.read_table(events_path), result.group_events]), events_path)
     w.save(truth_dir)
@@ -212,6 +254,14 @@ def step(out_dir: Path, *, treatments: pd.DataFrame | None, out: Path) -> StepSu
         voluntary_churn_untreated=untreated_rate,
         voluntary_churn=treated_rate,
         rows={name: sink.rows for name, sink in sinks.items()},
+        winback_treated=len(wb_log),
+        returned=returns.num_rows,
+        returned_treated=int(wb_log["returned_treated"].sum()) if len(wb_log) else 0,
+        returned_incremental=(
+            int((wb_log["returned_treated"] & ~wb_log["returned_untreated"]).sum())
+            if len(wb_log)
+            else 0
+        ),
     )
 
 
@@ -236,3 +286,48 @@ def _append_log(truth_dir: Path, frame: pd.DataFrame, *, month_day_value: int) -
     if path.exists():
         table = pa.concat_tables([pq.read_table(path), table])
     pq.write_table(table, path)
+
+
+def _append_returns(
+    truth_dir: Path,
+    frame: pd.DataFrame,
+    returns: pa.Table,
+    returned_before: pa.Table | None,
+    *,
+    month_day_value: int,
+) -> None:
+    """Record this month's returns and the win-back treatments' true effect."""
+    from .identities import subscriber_ids
+
+    old = returns.column("subscriber_index").to_numpy()
+    new = returns.column("new_index").to_numpy()
+    table = returns.append_column("subscriber_id", subscriber_ids(old.astype(np.int64)))
+    table = table.append_column("new_subscriber_id", subscriber_ids(new.astype(np.int64)))
+    table = table.set_column(
+        table.schema.get_field_index("month"),
+        "month",
+        pa.array(np.full(len(old), month_day_value, dtype=np.int32), type=pa.date32()),
+    )
+    if returned_before is not None:
+        table = pa.concat_tables([returned_before, table])
+    pq.write_table(table, truth_dir / RETURNED_FILE)
+    if not len(frame):
+        return
+    idx = frame["subscriber_index"].to_numpy(np.int64)
+    log_table = pa.table(
+        {
+            "subscriber_id": subscriber_ids(idx),
+            "month": pa.array(
+                np.full(len(frame), month_day_value, dtype=np.int32), type=pa.date32()
+            ),
+            "offer_type": pa.array(frame["offer_type"].astype(str).to_numpy(), type=pa.string()),
+            "p_untreated": pa.array(frame["p_untreated"].to_numpy(np.float64)),
+            "p_treated": pa.array(frame["p_treated"].to_numpy(np.float64)),
+            "returned_untreated": pa.array(frame["returned_untreated"].to_numpy(bool)),
+            "returned_treated": pa.array(frame["returned_treated"].to_numpy(bool)),
+        }
+    )
+    path = truth_dir / WINBACK_LOG_FILE
+    if path.exists():
+        log_table = pa.concat_tables([pq.read_table(path), log_table])
+    pq.write_table(log_table, path)

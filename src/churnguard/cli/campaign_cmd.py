@@ -241,7 +241,8 @@ def resolve(
 def kpi(
     campaign: Annotated[int | None, typer.Option("--campaign", help="One campaign.")] = None,
     by: Annotated[
-        str | None, typer.Option("--by", help="Group campaign KPIs by queue, region or agent.")
+        str | None,
+        typer.Option("--by", help="Team performance by team, queue, region or agent (团队绩效)."),
     ] = None,
     months: Annotated[int, typer.Option("--months", help="Labelled months to show.")] = 6,
     workspace: WorkspaceOpt = None,
@@ -249,13 +250,26 @@ def kpi(
 ) -> None:
     """Retention KPIs: lift vs control (95 % interval), ROI, warning accuracy, churn rates."""
     from ..retention.kpi import kpi_report
+    from ..retention.team_kpi import TEAM_DIMENSIONS, team_kpi_rows
 
-    d = kpi_report(settings_for(workspace), campaign_id=campaign, by=by, months=months)
+    settings = settings_for(workspace)
+    if by is not None and by not in TEAM_DIMENSIONS:
+        raise InputError(f"--by {by!r} is not known; use one of {', '.join(TEAM_DIMENSIONS)}")
+    if by is not None and campaign is None:
+        teams = team_kpi_rows(settings, by=by, months=months)
+        if json_out:
+            campaigns = kpi_report(settings, by=by)["campaigns"] if by != "team" else []
+            emit_json({"by": by, "teams": teams, "campaigns": campaigns})
+            return
+        _team_table(by, teams)
+        return
+    d = kpi_report(settings, campaign_id=campaign, by=by, months=months)
     if json_out:
         emit_json(d)
         return
-    key = by or "campaign_id"
+    key = "campaign_id"
     metrics = [
+        "purpose",
         "treated",
         "control",
         "contacted",
@@ -264,18 +278,25 @@ def kpi(
         "retention_rate_treated",
         "retention_rate_control",
         "incremental_retention",
+        "winback_rate_treated",
+        "winback_rate_control",
+        "incremental_winback",
         "incremental_ci95",
         "customers_saved",
+        "customers_won_back",
         "cost",
+        "cost_per_returned",
         "revenue_saved",
+        "value_regained",
         "roi",
     ]
+    shown = [m for m in metrics if any(row.get(m) is not None for row in d["campaigns"])]
     # one column per campaign (or team), one row per KPI: fits a terminal
     table = Table(title="Campaigns / 活动效果", title_justify="left")
     table.add_column("KPI")
     for row in d["campaigns"]:
         table.add_column(str(row[key]), justify="right")
-    for metric in metrics:
+    for metric in shown or metrics:
         table.add_row(metric, *[_fmt(row.get(metric)) for row in d["campaigns"]])
     console.print(table)
     if "warning_accuracy" in d:
@@ -286,6 +307,43 @@ def kpi(
         )
         overall = [r for r in d["churn_rates"] if r["by"] == "all"]
         _table("Churn rate / 流失率", overall, ["as_of", "base", "churn_rate", "passive_rate"])
+
+
+_TEAM_TITLES = {
+    "team": "团队",
+    "queue": "队列",
+    "region": "地区",
+    "agent": "坐席",
+}
+
+
+def _team_table(by: str, rows: list[dict[str, Any]]) -> None:
+    """One row per team (queue, region, agent), the KPIs as columns."""
+    columns = [
+        (by, by),
+        ("warnings", "warnings"),
+        ("worked_within_deadline_rate", "in time"),
+        ("retention_contacts", "ret. n"),
+        ("retention_rate", "ret. rate"),
+        ("incremental_retention", "ret. lift"),
+        ("incremental_retention_ci95", "ret. 95% CI"),
+        ("winback_contacts", "wb n"),
+        ("winback_rate", "wb rate"),
+        ("incremental_winback", "wb lift"),
+        ("warning_accuracy", "accuracy"),
+    ]
+    if by != "region":
+        columns = [c for c in columns if c[0] != "warning_accuracy"]
+    table = Table(
+        title=f"Team performance by {by} / 按{_TEAM_TITLES[by]}的团队绩效", title_justify="left"
+    )
+    for _, head in columns:
+        table.add_column(head, justify="left" if head == by else "right")
+    for r in rows:
+        table.add_row(*[_fmt(r.get(k)) for k, _ in columns])
+    console.print(table)
+    if not rows:
+        console.print("no warnings or campaigns yet: run 'churnguard warn' and plan a campaign")
 
 
 uplift_app = typer.Typer(

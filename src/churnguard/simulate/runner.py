@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..contract import TABLES
-from ..errors import InputError
+from ..errors import InputError, StateError
 from .dirt import DirtInjector
 from .dynamics import MonthResult, advance_month
 from .regions import HORIZON_MONTHS, make_timeline
@@ -29,9 +29,17 @@ from .snapshots import (
     traits_table,
 )
 from .world import World, add_subscribers, month_day
-from .writers import TableSink
+from .writers import IdShift, TableSink
 
-__all__ = ["DEFAULT_MIX", "MONTHLY_TABLES", "SimulationSummary", "simulate", "validate_mix"]
+__all__ = [
+    "DEFAULT_MIX",
+    "MONTHLY_TABLES",
+    "ChunkPart",
+    "SimulationSummary",
+    "chunk_plan",
+    "simulate",
+    "validate_mix",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,7 @@ class SimulationSummary:
     bayes_auc: float
     rows: dict[str, int]
     dirt: dict[str, int] = field(default_factory=dict)
+    chunks: tuple[str, ...] = ()  # chunk folders, when simulated in chunks
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +83,7 @@ class SimulationSummary:
             "bayes_auc": self.bayes_auc,
             "rows": dict(self.rows),
             "dirt": dict(self.dirt),
+            "chunks": list(self.chunks),
         }
 
 
@@ -137,6 +147,8 @@ def simulate(
     fmt: Literal["parquet", "csv"] = "parquet",
     encoding: Literal["utf-8", "gbk"] = "utf-8",
     on_month: Callable[[int, int], None] | None = None,
+    chunk_size: int | None = None,
+    chunk: tuple[int, int] | None = None,
 ) -> SimulationSummary:
     """Simulate an operator and write its contract tables and ground truth to ``out_dir``.
 
@@ -159,6 +171,15 @@ def simulate(
         Parquet, or CSV in UTF-8 or GBK.
     on_month
         Called as ``on_month(done, total)`` after each simulated month.
+    chunk_size
+        Simulate the base in chunks of at most this many subscribers, one after the
+        other (memory is bounded by the chunk): ``out_dir/chunk-000/``,
+        ``chunk-001/``... each a complete batch folder (tables and ``truth/``) with
+        globally unique ids, which ``churnguard ingest`` loads one after the other.
+    chunk
+        ``(k, n)``: only chunk ``k`` (0-based) of ``n`` equal chunks, e.g. to
+        generate chunks in parallel processes or machines; same files as with
+        ``chunk_size`` giving ``n`` chunks.
     """
     _check_args(subscribers, months, dirty_rate, fmt, encoding)
     if start.day != 1:
@@ -167,6 +188,49 @@ def simulate(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} is a file; give a folder for the simulated tables")
+    plan = chunk_plan(subscribers, months=months, seed=seed, chunk_size=chunk_size, chunk=chunk)
+    if plan is not None:
+        return _simulate_chunks(
+            out_dir,
+            plan=plan,
+            months=months,
+            seed=seed,
+            start=start,
+            shares=shares,
+            dirty_rate=dirty_rate,
+            fmt=fmt,
+            encoding=encoding,
+            on_month=on_month,
+        )
+    return _simulate_world(
+        out_dir,
+        subscribers=subscribers,
+        months=months,
+        seed=seed,
+        start=start,
+        shares=shares,
+        dirty_rate=dirty_rate,
+        fmt=fmt,
+        encoding=encoding,
+        on_month=on_month,
+    )
+
+
+def _simulate_world(
+    out_dir: Path,
+    *,
+    subscribers: int,
+    months: int,
+    seed: int,
+    start: date,
+    shares: dict[str, float],
+    dirty_rate: float,
+    fmt: Literal["parquet", "csv"],
+    encoding: Literal["utf-8", "gbk"],
+    on_month: Callable[[int, int], None] | None,
+    part: ChunkPart | None = None,
+) -> SimulationSummary:
+    """One world (the whole operator, or one chunk of it) written to ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     truth_dir = out_dir / TRUTH_DIR
     if truth_dir.exists():
@@ -177,22 +241,31 @@ def simulate(
             (out_dir / f"{name}.{ext}").unlink(missing_ok=True)
 
     mix_t = (shares["mobile"], shares["broadband"], shares["tv"])
+    shift = IdShift() if part is None else part.shift
+    world_seed = seed if part is None else part.world_seed
     world = World(
-        seed=seed,
+        seed=world_seed,
         start=start,
         t=0,
         fmt=fmt,
         encoding=encoding,
         mix=mix_t,
-        rng=np.random.default_rng(seed),
+        rng=np.random.default_rng(world_seed),
+        next_complaint=1 if part is None else part.first_complaint,
+        index_offset=0 if part is None else part.shift.subscribers,
+        id_seed=None if part is None else seed,
     )
+    # regional events (outages, rival promotions) belong to the whole operator: every
+    # chunk shares the timeline of the world seed
     timeline = make_timeline(seed)
     start_day = int(month_day(start, 0))
     add_subscribers(
         world, subscribers, mix=mix_t, first_day=start_day, last_day=start_day - 1, initial=True
     )
-    dirt_rng = np.random.default_rng([seed, 4_242])
-    sinks = {name: TableSink(out_dir, name, fmt=fmt, encoding=encoding) for name in TABLES}
+    dirt_rng = np.random.default_rng([world_seed, 4_242])
+    sinks = {
+        name: TableSink(out_dir, name, fmt=fmt, encoding=encoding, shift=shift) for name in TABLES
+    }
     dirt = {
         name: DirtInjector(TABLES[name], dirty_rate, sinks[name].text_dates, dirt_rng)
         for name in TABLES
@@ -215,7 +288,7 @@ def simulate(
     def write_month(result: MonthResult) -> None:
         for name in MONTHLY_TABLES:
             write_batch(sinks[name], result.tables[name], dirt=dirt[name])
-        truth_writer.write_table(result.truth)
+        truth_writer.write_table(shift.apply(result.truth))
 
     # Writing month t (compression, I/O: releases the GIL) overlaps simulating month t+1;
     # one writer thread keeps the order, and at most two months are held in memory.
@@ -228,7 +301,7 @@ def simulate(
                 pending.result()
             pending = pool.submit(write_month, result)
             rates.append(result.voluntary_rate)
-            group_events.append(result.group_events)
+            group_events.append(shift.apply(result.group_events))
             log.info("month %d/%d: %d active", t + 1, months, result.active)
             if on_month is not None:
                 on_month(t + 1, months)
@@ -247,12 +320,16 @@ def simulate(
         truth_writer.close()
 
     multipliers = offer_matrix(world)
+    if part is not None:
+        part.check(world)
     pq.write_table(
-        offer_response_table(world, multipliers),
+        shift.apply(offer_response_table(world, multipliers)),
         truth_dir / "offer_response.parquet",
         compression="zstd",
     )
-    pq.write_table(traits_table(world), truth_dir / "traits.parquet", compression="zstd")
+    pq.write_table(
+        shift.apply(traits_table(world)), truth_dir / "traits.parquet", compression="zstd"
+    )
     pq.write_table(pa.concat_tables(group_events), truth_dir / GROUP_EVENTS_FILE)
     pq.write_table(
         timeline.to_table(
@@ -303,3 +380,187 @@ def write_batch(sink: TableSink, table: pa.Table, *, dirt: DirtInjector | None =
     if dirt is not None and dirt.rate > 0:
         prepared = dirt.inject(prepared, first_row=sink.rows)
     sink.write(prepared)
+
+
+CHUNK_DIR = "chunk-{:03d}"
+
+
+@dataclass(frozen=True)
+class ChunkPart:
+    """One chunk of a world simulated in chunks: its size, seed and id ranges.
+
+    Chunk ``k`` numbers its subscribers from ``k × subscriber_stride + 1``, its
+    groups from ``k × group_stride`` and its complaints from
+    ``k × complaint_stride + 1``: ranges wide enough for the chunk's joiners,
+    groups and complaints over the simulated months (checked at the end).
+    """
+
+    index: int
+    count: int
+    subscribers: int
+    subscriber_stride: int
+    group_stride: int
+    complaint_stride: int
+    world_seed: int
+
+    @property
+    def shift(self) -> IdShift:
+        return IdShift(
+            subscribers=self.index * self.subscriber_stride,
+            groups=self.index * self.group_stride,
+        )
+
+    @property
+    def first_complaint(self) -> int:
+        return self.index * self.complaint_stride + 1
+
+    @property
+    def folder(self) -> str:
+        return CHUNK_DIR.format(self.index)
+
+    def check(self, world: World) -> None:
+        """Refuse a chunk that outgrew its id ranges (ids would collide with the next chunk)."""
+        used = {
+            "subscriber": (world.size, self.subscriber_stride),
+            "group": (len(world.group_region), self.group_stride),
+            "complaint": (world.next_complaint - self.first_complaint, self.complaint_stride),
+        }
+        for what, (n, room) in used.items():
+            if n > room:
+                raise StateError(
+                    f"chunk {self.index} used {n:,} {what} ids, more than its range of "
+                    f"{room:,}; simulate fewer months or use smaller chunks"
+                )
+
+
+def chunk_plan(
+    subscribers: int,
+    *,
+    months: int,
+    seed: int = 7,
+    chunk_size: int | None,
+    chunk: tuple[int, int] | None,
+) -> list[ChunkPart] | None:
+    """The chunks to simulate (``None``: one world, unchunked).
+
+    ``n`` chunks split the base as evenly as possible; the id ranges depend only
+    on ``subscribers`` and ``n``, so ``chunk=(k, n)`` in separate runs gives the
+    same chunk ``k`` as one run with ``chunk_size`` making ``n`` chunks.
+
+    Raises
+    ------
+    InputError
+        Both options, a chunk size below 1, or ``k`` outside ``0..n-1``.
+    """
+    if chunk_size is not None and chunk is not None:
+        raise InputError("give --chunk-size or --chunk K/N, not both")
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise InputError(f"--chunk-size must be at least 1 (got {chunk_size})")
+        n = -(-subscribers // chunk_size)
+        if n <= 1:
+            return None
+        wanted = list(range(n))
+    elif chunk is not None:
+        k, n = chunk
+        if n < 1 or not 0 <= k < n:
+            raise InputError(f"--chunk {k}/{n}: K must be between 0 and N-1, N at least 1")
+        if n > subscribers:
+            raise InputError(f"--chunk {k}/{n}: more chunks than subscribers ({subscribers})")
+        wanted = [k]
+    else:
+        return None
+    size = -(-subscribers // n)
+    # joiners replace leavers (~1-3 % a month): twice the chunk leaves room for 24+ months
+    sub_stride = 2 * size + 1000
+    if n * sub_stride >= 90_000_000:  # ids above 90,000,000 are the dirt's unknown subscribers
+        raise InputError(
+            f"{subscribers:,} subscribers in {n} chunks need ids beyond S90000000; "
+            "the simulator numbers at most about 45 M subscribers"
+        )
+    group_stride = max(1000, size // 20)
+    if n * group_stride >= 1_000_000:
+        raise InputError(f"{n} chunks of {size:,}: too many group ids for G000000..G999999")
+    complaint_stride = (10**9 - 1) // n
+    base, extra = divmod(subscribers, n)
+    parts = []
+    for k in wanted:
+        seq = np.random.SeedSequence([int(seed), int(k), 31_337])
+        parts.append(
+            ChunkPart(
+                index=k,
+                count=n,
+                subscribers=base + (1 if k < extra else 0),
+                subscriber_stride=sub_stride,
+                group_stride=group_stride,
+                complaint_stride=complaint_stride,
+                world_seed=int(seq.generate_state(1)[0]),
+            )
+        )
+    return parts
+
+
+def _simulate_chunks(
+    out_dir: Path,
+    *,
+    plan: list[ChunkPart],
+    months: int,
+    seed: int,
+    start: date,
+    shares: dict[str, float],
+    dirty_rate: float,
+    fmt: Literal["parquet", "csv"],
+    encoding: Literal["utf-8", "gbk"],
+    on_month: Callable[[int, int], None] | None,
+) -> SimulationSummary:
+    """Each chunk of ``plan`` as its own world in ``out_dir/chunk-KKK/``; one summary of all."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = len(plan) * months
+    summaries: list[SimulationSummary] = []
+    for i, part in enumerate(plan):
+        done = i * months
+
+        def step(m: int, _total: int, done: int = done) -> None:
+            if on_month is not None:
+                on_month(done + m, total)
+
+        log.info("chunk %d/%d: %d subscribers", part.index + 1, part.count, part.subscribers)
+        summaries.append(
+            _simulate_world(
+                out_dir / part.folder,
+                subscribers=part.subscribers,
+                months=months,
+                seed=seed,
+                start=start,
+                shares=shares,
+                dirty_rate=dirty_rate,
+                fmt=fmt,
+                encoding=encoding,
+                on_month=step,
+                part=part,
+            )
+        )
+    weights = np.array([s.subscribers for s in summaries], dtype=np.float64)
+    rates = np.array([s.monthly_voluntary_churn for s in summaries], dtype=np.float64)
+    monthly = tuple(float(v) for v in (weights @ rates) / weights.sum())
+    aucs = np.array([s.bayes_auc for s in summaries], dtype=np.float64)
+    rows: dict[str, int] = {}
+    dirt: dict[str, int] = {}
+    for s in summaries:
+        for k, v in s.rows.items():
+            rows[k] = rows.get(k, 0) + v
+        for k, v in s.dirt.items():
+            dirt[k] = dirt.get(k, 0) + v
+    return SimulationSummary(
+        out_dir=out_dir,
+        subscribers=int(weights.sum()),
+        months=months,
+        start=start,
+        monthly_voluntary_churn=monthly,
+        median_voluntary_churn=float(np.median(monthly)),
+        # chunks are independent worlds: the size-weighted mean of their Bayes AUCs
+        bayes_auc=float(np.nansum(weights * aucs) / weights[~np.isnan(aucs)].sum()),
+        rows=rows,
+        dirt=dirt,
+        chunks=tuple(str(out_dir / p.folder) for p in plan),
+    )

@@ -58,6 +58,10 @@ class World:
     fmt: str
     encoding: str
     next_complaint: int = 1
+    # a chunk of a larger world (see simulate(chunk_size=...)): world index 0 is global
+    # index ``index_offset``; phone numbers are keyed by ``id_seed`` (the whole world's seed)
+    index_offset: int = 0
+    id_seed: int | None = None
     mix: tuple[float, float, float] = (0.7, 0.2, 0.1)  # mobile, broadband, tv of new customers
     # identity and contract
     service: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
@@ -143,6 +147,8 @@ class World:
             "fmt": self.fmt,
             "encoding": self.encoding,
             "next_complaint": self.next_complaint,
+            "index_offset": self.index_offset,
+            "id_seed": self.id_seed,
             "mix": list(self.mix),
             "rng": self.rng.bit_generator.state,
         }
@@ -175,6 +181,8 @@ class World:
             fmt=str(meta["fmt"]),
             encoding=str(meta["encoding"]),
             next_complaint=int(meta["next_complaint"]),
+            index_offset=int(meta.get("index_offset", 0)),
+            id_seed=None if meta.get("id_seed") is None else int(meta["id_seed"]),
             mix=(float(meta["mix"][0]), float(meta["mix"][1]), float(meta["mix"][2])),
             people=people,
             rng=rng,
@@ -286,8 +294,8 @@ def add_subscribers(
         age=age_target,
         reference_day=int(last_day),
         home_prefix=prefixes[home],
-        first_index=w.size,
-        seed=w.seed,
+        first_index=w.index_offset + w.size,
+        seed=w.seed if w.id_seed is None else w.id_seed,
     )
     acq_p = np.array([0.35, 0.25, 0.2, 0.1, 0.1, 0.0])
     acquisition = rng.choice(len(ACQUISITION_CHANNELS), size=n, p=acq_p / acq_p.sum()).astype(

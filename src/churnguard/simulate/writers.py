@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -12,8 +13,53 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..contract import TABLES, ColumnType, TableSchema
+from ..errors import StateError
 
-__all__ = ["TableSink", "arrow_schema", "conform"]
+__all__ = ["IdShift", "TableSink", "arrow_schema", "conform"]
+
+# id column -> (prefix, digits, which offset of IdShift)
+_ID_COLUMNS = {
+    "subscriber_id": ("S", 8, "subscribers"),
+    "new_subscriber_id": ("S", 8, "subscribers"),
+    "group_id": ("G", 6, "groups"),
+}
+
+
+@dataclass(frozen=True)
+class IdShift:
+    """Offsets that make a chunk's ids globally unique: ``S00000001`` + 2,000,000 → ``S02000001``.
+
+    A chunk of a large simulated operator is simulated as its own world, numbered
+    from 1; its tables are renumbered as they are written.
+    """
+
+    subscribers: int = 0
+    groups: int = 0
+
+    @property
+    def none(self) -> bool:
+        return self.subscribers == 0 and self.groups == 0
+
+    def apply(self, table: pa.Table) -> pa.Table:
+        """``table`` with its subscriber and group id columns renumbered."""
+        if self.none:
+            return table
+        for name, (prefix, width, which) in _ID_COLUMNS.items():
+            if name not in table.column_names:
+                continue
+            offset = int(getattr(self, which))
+            col = table.column(name)
+            number = pc.add(pc.cast(pc.utf8_slice_codeunits(col, 1), pa.int64()), offset)
+            top = pc.max(number).as_py()
+            if top is not None and top >= 10**width:
+                raise StateError(
+                    f"{name} {prefix}{top} does not fit {width} digits; use fewer, larger chunks"
+                )
+            digits = pc.utf8_lpad(pc.cast(number, pa.string()), width=width, padding="0")
+            shifted = pc.binary_join_element_wise(pa.scalar(prefix), digits, "")
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, shifted)
+        return table
 
 
 def arrow_schema(schema: TableSchema, *, as_text_dates: bool = False) -> pa.Schema:
@@ -66,8 +112,10 @@ class TableSink:
         fmt: Literal["parquet", "csv"],
         encoding: Literal["utf-8", "gbk"] = "utf-8",
         row_group_size: int = 1 << 20,
+        shift: IdShift | None = None,
     ) -> None:
         self.name = name
+        self.shift = shift or IdShift()
         self.fmt = fmt
         self.encoding = encoding
         self.schema = TABLES[name]
@@ -90,8 +138,8 @@ class TableSink:
         return self.fmt == "csv"
 
     def prepare(self, table: pa.Table) -> pa.Table:
-        """Conform ``table`` to the contract, with text dates for CSV."""
-        table = conform(table, self.name)
+        """Conform ``table`` to the contract (ids renumbered for a chunk), text dates for CSV."""
+        table = self.shift.apply(conform(table, self.name))
         return dates_as_text(table, self.schema) if self.text_dates else table
 
     def write(self, table: pa.Table) -> None:

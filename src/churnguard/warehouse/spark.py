@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateError
@@ -39,8 +40,17 @@ def _check_java() -> None:
         raise SparkUnavailable(f"Spark needs Java, which was not found; {JAVA_HINT}")
 
 
+def _submitted() -> bool:
+    """Running under spark-submit (or pyspark shell): the launcher set the master already."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ or "SPARK_MASTER" in os.environ
+
+
 def session(*, partitions: int = 4, driver_memory: str = "4g", cores: int | None = None) -> Any:
-    """The local Spark session (created on first use, then reused).
+    """The Spark session: the active one (spark-submit, Databricks), else a local one.
+
+    Under ``spark-submit`` or on Databricks the session and its configuration
+    (master, executors, memory) come from the launcher and the arguments below
+    are ignored; otherwise a local session is created on first use, then reused.
 
     Parameters
     ----------
@@ -61,8 +71,14 @@ def session(*, partitions: int = 4, driver_memory: str = "4g", cores: int | None
         from pyspark.sql import SparkSession  # noqa: TID251 - the one lazy import point
     except ImportError:
         raise SparkUnavailable(f"PySpark is not installed; {INSTALL_HINT}") from None
+    active = SparkSession.getActiveSession()
+    if active is not None or _submitted():
+        # spark-submit, Databricks or a notebook made the session: use it as configured
+        return active if active is not None else SparkSession.builder.getOrCreate()
     _check_java()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers (mapInPandas scoring) must run this interpreter, where churnguard is
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     master = f"local[{cores}]" if cores else "local[*]"
     log.info("starting local Spark session (%s)", master)
     try:

@@ -13,7 +13,7 @@ from rich.table import Table
 from ..errors import InputError
 from ._common import JsonOpt, console, emit_json, progress
 
-__all__ = ["parse_mix", "parse_start", "register"]
+__all__ = ["parse_chunk", "parse_mix", "parse_start", "register"]
 
 
 def parse_start(text: str) -> date:
@@ -44,6 +44,14 @@ def parse_mix(text: str) -> dict[str, float]:
     return out
 
 
+def parse_chunk(text: str) -> tuple[int, int]:
+    """``K/N`` (chunk K of N, 0-based) as a pair."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m:
+        raise InputError(f"--chunk must look like 0/10 (chunk K of N, 0-based), got '{text}'")
+    return int(m.group(1)), int(m.group(2))
+
+
 def _simulate(
     out_dir: Annotated[Path, typer.Argument(help="Folder for the tables and truth/.")],
     subscribers: Annotated[
@@ -63,6 +71,18 @@ def _simulate(
     encoding: Annotated[
         str, typer.Option("--encoding", help="CSV encoding: utf-8 or gbk.")
     ] = "utf-8",
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size",
+            help="Simulate in chunks of at most this many subscribers (OUT_DIR/chunk-000/ ...; "
+            "memory bounded by the chunk).",
+        ),
+    ] = None,
+    chunk: Annotated[
+        str | None,
+        typer.Option("--chunk", help="Only chunk K of N equal chunks, written K/N (0-based)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Simulate an operator (模拟运营商数据): contract tables plus the ground truth."""
@@ -75,6 +95,7 @@ def _simulate(
     if encoding.lower() not in ("utf-8", "utf8", "gbk"):
         raise InputError(f"--encoding must be utf-8 or gbk, got '{encoding}'")
     enc = "gbk" if encoding.lower() == "gbk" else "utf-8"
+    part = parse_chunk(chunk) if chunk is not None else None
     with progress(quiet=as_json) as bar:
         task = bar.add_task("simulating months / 模拟中", total=months)
         summary = simulate(
@@ -87,7 +108,9 @@ def _simulate(
             dirty_rate=dirty_rate,
             fmt="csv" if fmt == "csv" else "parquet",
             encoding="gbk" if enc == "gbk" else "utf-8",
-            on_month=lambda done, total: bar.update(task, completed=done),
+            on_month=lambda done, total: bar.update(task, completed=done, total=total),
+            chunk_size=chunk_size,
+            chunk=part,
         )
     if as_json:
         emit_json(summary.as_dict())
@@ -107,6 +130,13 @@ def _simulate(
     if summary.dirt:
         dirt = ", ".join(f"{k} {v}" for k, v in sorted(summary.dirt.items()))
         console.print(f"injected defects / 注入的脏数据: {dirt} (truth/dirt_manifest.parquet)")
+    if summary.chunks:
+        console.print(
+            f"{len(summary.chunks)} chunk folder(s) / 分块目录 under {summary.out_dir} "
+            "(each with its truth/); ingest them one after the other: "
+            f"churnguard ingest {summary.out_dir}/chunk-000 ..."
+        )
+        return
     console.print(
         f"files / 文件: {summary.out_dir} (ground truth / 真实标签: {summary.out_dir / 'truth'})"
     )

@@ -106,6 +106,7 @@ def demo(
     ]
     _demo_delivery(ws)
     budget = str(round(subscribers * 0.5))
+    run_day = f"{add_months(last, 1):%Y-%m-%d}"
     steps += [
         (
             "plan a retention campaign with a control group / 挽留活动方案（含对照组）",
@@ -119,17 +120,44 @@ def demo(
                 "--explore",
                 "0.2",
                 "--run-date",
-                f"{add_months(last, 1):%Y-%m-%d}",
+                run_day,
                 *w,
             ],
         ),
         ("deliver the contacts (call lists) / 发送联系任务", ["campaign", "send", "1", *w]),
         (
+            "win back customers who left, with a control group / 流失客户挽回（含对照组）",
+            [
+                "winback",
+                "plan",
+                "--as-of",
+                as_of,
+                "--budget",
+                str(round(subscribers * 0.25)),
+                "--holdout",
+                "0.3",
+                "--run-date",
+                run_day,
+                *w,
+            ],
+        ),
+        ("deliver the win-back contacts / 发送挽回联系", ["campaign", "send", "2", *w]),
+        (
+            "care program: contract renewal reminder with a holdout / 客户关怀：合约到期提醒",
+            ["care", "run", "renewal_reminder", "--as-of", as_of, "--run-date", run_day, *w],
+        ),
+        ("deliver the care contacts / 发送关怀联系", ["campaign", "send", "3", *w]),
+        (
             "the simulated customers live two more months / 模拟客户再过两个月",
-            lambda: _live_two_months(settings, data, campaign_id=1),
+            lambda: _live_two_months(settings, data, campaign_ids=(1, 3), winback_id=2),
         ),
         ("resolve outcomes of treated and control / 结果判定", ["campaign", "resolve", *w]),
         ("retention KPIs vs control / 挽留效果指标", ["kpi", "--months", "3", *w]),
+        (
+            "win-back and care results vs control, and the simulator's truth / 挽回与关怀效果",
+            lambda: _print_effects(settings, data, winback_id=2, care_id=3),
+        ),
+        ("team performance / 团队绩效", ["kpi", "--by", "team", *w]),
     ]
     started = time.perf_counter()
     for i, (title, action) in enumerate(steps, 1):
@@ -203,28 +231,40 @@ def _demo_delivery(ws: Path) -> None:
     cfg.write_text(text + extra, encoding="utf-8")
 
 
-def _live_two_months(settings: Settings, data: Path, *, campaign_id: int) -> None:
-    """Step the simulated world with the campaign's treatments, then one quiet month."""
+def _sent(settings: Settings, campaign_ids: tuple[int, ...]) -> pd.DataFrame:
     import sqlalchemy as sa
 
-    from ..ingest import ingest
     from ..retention.store import CampaignMember
-    from ..simulate import step
     from ..warehouse.operational import session_scope
 
     m = CampaignMember.__table__
     with session_scope(settings) as session:
         rows = session.execute(
-            sa.select(m.c.subscriber_id, m.c.offer).where(
-                m.c.campaign_id == campaign_id,
+            sa.select(m.c.subscriber_id, m.c.offer)
+            .where(
+                m.c.campaign_id.in_(campaign_ids),
                 m.c.arm == "treatment",
                 m.c.contact_status == "sent",
             )
+            .order_by(m.c.campaign_id)
         ).all()
-    treated = pd.DataFrame(rows, columns=["subscriber_id", "offer_type"])
-    for k, treatments in enumerate((treated, None), 1):
+    return pd.DataFrame(rows, columns=["subscriber_id", "offer_type"])
+
+
+def _live_two_months(
+    settings: Settings, data: Path, *, campaign_ids: tuple[int, ...], winback_id: int | None = None
+) -> None:
+    """Step the simulated world with the campaigns' treatments, then one quiet month."""
+    from ..ingest import ingest
+    from ..simulate import OFFER_TYPES, step
+
+    treated = _sent(settings, campaign_ids)
+    # care messages without an offer (greetings, calls) have no true response in the simulator
+    treated = treated[treated["offer_type"].isin(OFFER_TYPES)]
+    winback = _sent(settings, (winback_id,)) if winback_id is not None else None
+    for k, (treatments, wb) in enumerate(((treated, winback), (None, None)), 1):
         out = data.parent / f"step-{k}"
-        summary = step(data, treatments=treatments, out=out)
+        summary = step(data, treatments=treatments, out=out, winback=wb)
         report = ingest(out, settings=settings)
         effect = (
             f"{summary.treated} contacted customers; voluntary churn "
@@ -233,10 +273,76 @@ def _live_two_months(settings: Settings, data: Path, *, campaign_id: int) -> Non
             if summary.treated
             else f"no campaign; voluntary churn {summary.voluntary_churn:.2%}"
         )
+        if summary.winback_treated:
+            effect += (
+                f"; {summary.winback_treated} churned customers got a win-back offer, "
+                f"{summary.returned_treated} of them returned"
+            )
         console.print(
-            f"{summary.month}: {effect}; ingested {report.read - report.quarantined:,} "
-            f"of {report.read:,} rows"
+            f"{summary.month}: {effect}; {summary.returned} returned customers in all; "
+            f"ingested {report.read - report.quarantined:,} of {report.read:,} rows"
         )
+
+
+def _print_effects(settings: Settings, data: Path, *, winback_id: int, care_id: int) -> None:
+    """Measured effects of the win-back campaign and the care program vs their controls,
+    next to the simulator's truth for the same customers."""
+    from ..retention.kpi import campaign_kpis
+
+    truth = data / "truth"
+
+    def ci(k: dict[str, object]) -> str:
+        lo_hi = k.get("incremental_ci95")
+        if not isinstance(lo_hi, list):
+            return "—"
+        return f"[{lo_hi[0]:+.2%}, {lo_hi[1]:+.2%}]"
+
+    wb = campaign_kpis(settings, campaign_id=winback_id)[0]
+    wb_sent = _sent(settings, (winback_id,))
+    log = pd.read_parquet(truth / "winback_log.parquet")
+    log = log[log["subscriber_id"].isin(wb_sent["subscriber_id"])]
+    true_extra = int((log["returned_treated"] & ~log["returned_untreated"]).sum())
+    true_lift = float((log["p_treated"] - log["p_untreated"]).mean()) if len(log) else 0.0
+    lift = wb.get("incremental_winback")
+    console.print(
+        f"win-back campaign {winback_id} / 挽回活动: returned {wb['returned_treated']} of "
+        f"{wb['resolved_treated']} treated ({_pct(wb.get('winback_rate_treated'))}) vs "
+        f"{wb['returned_control']} of {wb['resolved_control']} control "
+        f"({_pct(wb.get('winback_rate_control'))}); incremental win-back "
+        f"{_pct(lift, signed=True)} {ci(wb)}; cost per returned customer "
+        f"{_num(wb.get('cost_per_returned'))}; value regained {_num(wb.get('value_regained'))}"
+    )
+    console.print(
+        f"  simulator's truth for the treated: expected lift {true_lift:+.2%}; "
+        f"{true_extra} returned only because of the offer"
+    )
+    care = campaign_kpis(settings, campaign_id=care_id)[0]
+    care_sent = _sent(settings, (care_id,))
+    tl = pd.read_parquet(truth / "treatment_log.parquet")
+    tl = tl[tl["subscriber_id"].isin(care_sent["subscriber_id"])]
+    care_true = float((tl["p_untreated"] - tl["p_treated"]).mean()) if len(tl) else 0.0
+    care_saved = int((tl["churned_untreated"] & ~tl["churned_treated"]).sum())
+    console.print(
+        f"care program (campaign {care_id}) / 客户关怀: retention "
+        f"{_pct(care.get('retention_rate_treated'))} treated ({care['resolved_treated']}) vs "
+        f"{_pct(care.get('retention_rate_control'))} "
+        f"holdout ({care['resolved_control']}); incremental retention "
+        f"{_pct(care.get('incremental_retention'), signed=True)} {ci(care)}"
+    )
+    console.print(
+        f"  simulator's truth for the treated: expected lift {care_true:+.2%}; "
+        f"{care_saved} stayed only because of the contact"
+    )
+
+
+def _pct(v: object, *, signed: bool = False) -> str:
+    if not isinstance(v, int | float):
+        return "—"
+    return f"{v:+.2%}" if signed else f"{v:.2%}"
+
+
+def _num(v: object) -> str:
+    return f"{v:,.0f}" if isinstance(v, int | float) else "—"
 
 
 def register(app: typer.Typer) -> None:

@@ -40,7 +40,14 @@ data is masked unless the role is in `privacy.clear_text_roles`.
 def create_app(settings: Settings) -> FastAPI:
     """The service for one workspace (migrates the operational database on start)."""
     from .. import web
-    from . import routes_admin, routes_auth, routes_campaigns, routes_customers, routes_scores
+    from . import (
+        routes_admin,
+        routes_auth,
+        routes_campaigns,
+        routes_customers,
+        routes_programs,
+        routes_scores,
+    )
 
     open_operational(settings)  # fail fast on a bad database URL; migrations run here
     app = FastAPI(
@@ -55,7 +62,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.signer = SessionSigner(session_secret(settings))
     app.state.login_throttle = LoginThrottle()
     install_handlers(app)
-    for module in (routes_auth, routes_scores, routes_customers, routes_campaigns, routes_admin):
+    for module in (
+        routes_auth,
+        routes_scores,
+        routes_customers,
+        routes_campaigns,
+        routes_programs,
+        routes_admin,
+    ):
         app.include_router(module.router)
     app.include_router(web.router)  # the dashboard's pages under /ui/
     app.mount("/static", web.static_files(), name="static")

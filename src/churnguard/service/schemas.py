@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CampaignPlanIn",
+    "CareRunIn",
     "ConditionChange",
     "ContactResultIn",
     "Health",
@@ -16,6 +18,7 @@ __all__ = [
     "RuleChangeIn",
     "ScoreOut",
     "ScorePayloadOut",
+    "WinbackPlanIn",
 ]
 
 _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -33,6 +36,24 @@ class CampaignPlanIn(_In):
     holdout: float | None = Field(None, ge=0, lt=1, description="control group share")
     explore: float = Field(0.0, ge=0, le=1, description="test-and-learn share")
     name: str | None = Field(None, max_length=128)
+
+
+class WinbackPlanIn(_In):
+    """Plan a win-back campaign for customers who churned up to a month."""
+
+    as_of: str = Field(pattern=_MONTH, description="last month of churn considered, YYYY-MM")
+    budget: float = Field(gt=0, description="total expected cost allowed")
+    holdout: float | None = Field(None, ge=0, lt=1, description="control group share")
+    name: str | None = Field(None, max_length=128)
+
+
+class CareRunIn(_In):
+    """Run a care program for the data of a month."""
+
+    as_of: str = Field(pattern=_MONTH, description="month of the data, YYYY-MM")
+    run_date: date | None = Field(None, description="the run day [default: today]")
+    budget: float | None = Field(None, gt=0, description="cap on the expected cost")
+    holdout: float | None = Field(None, ge=0, lt=1, description="holdout share")
 
 
 class ContactResultIn(_In):

@@ -29,7 +29,15 @@ from . import charts
 from .i18n import LANG_COOKIE, LANGS, Translator
 from .rendering import PageRoute, render, translator_for
 
-__all__ = ["LEVELS", "MODEL_METRICS", "PAGE_SIZE", "RESULTS", "TIERS", "router"]
+__all__ = [
+    "LEVELS",
+    "MODEL_METRICS",
+    "PAGE_SIZE",
+    "RESULTS",
+    "TEAM_DIMENSIONS",
+    "TIERS",
+    "router",
+]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -452,6 +460,39 @@ def models(request: Request, principal: Annotated[Principal, Readers]) -> Respon
         request,
         "models.html",
         {"rows": rows, "metrics": MODEL_METRICS, "charts": chart_specs},
+        principal=principal,
+    )
+
+
+# -- team performance -----------------------------------------------------------------------
+
+TEAM_DIMENSIONS = ("team", "queue", "region", "agent")
+
+
+@router.get("/ui/teams")
+def teams(
+    request: Request,
+    principal: Annotated[Principal, Readers],
+    by: Annotated[str, Query(max_length=16)] = "team",
+) -> Response:
+    """Team performance: the table of GET /api/v1/kpi/teams, with the same role check."""
+    from ..service.routes_programs import team_kpi
+
+    t = translator_for(request)
+    chosen = _one_of(by, TEAM_DIMENSIONS, "by") or "team"
+    rows = team_kpi(request, principal, by=chosen, months=3)["rows"]  # type: ignore[arg-type]
+    chart = None
+    shown = [r for r in rows if r.get("worked_within_deadline_rate") is not None]
+    if shown:
+        chart = charts.bar_chart(
+            t("teams.chart"),
+            [str(r[chosen]) for r in shown],
+            [round(float(r["worked_within_deadline_rate"]), 3) for r in shown],
+        )
+    return render(
+        request,
+        "teams.html",
+        {"rows": rows, "by": chosen, "dims": TEAM_DIMENSIONS, "chart": chart},
         principal=principal,
     )
 

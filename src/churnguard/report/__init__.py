@@ -1,0 +1,139 @@
+"""The monthly report: one self-contained HTML file (Chinese or English), PDF on request.
+
+:func:`build_report` runs every section builder of :data:`SECTIONS` on one
+:class:`ReportContext`; :func:`write_report` writes the page (plotly.js inlined,
+so it opens offline) and, with ``pdf=True``, prints it with headless Chromium.
+A section whose input is missing (no campaign yet, no scores ...) shows a note
+in Chinese and English instead of failing the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..analytics.texts import Bi, check_lang
+from ..errors import NotFoundError, StateError
+from ..months import parse_month
+from .model import Chart, MissingInput, ReportContext, Section, SectionBuilder, TableBlock
+from .sections import SECTIONS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..config import Settings
+
+__all__ = [
+    "SECTIONS",
+    "Chart",
+    "MissingInput",
+    "Report",
+    "ReportContext",
+    "Section",
+    "SectionBuilder",
+    "TableBlock",
+    "build_report",
+    "write_report",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A built report: its month, language and sections, ready to render."""
+
+    as_of: date
+    lang: str
+    sections: list[Section]
+
+    @property
+    def missing(self) -> list[str]:
+        """Keys of the sections whose input was missing."""
+        return [s.key for s in self.sections if s.missing]
+
+
+def _missing_section(builder: SectionBuilder, ctx: ReportContext, note: Bi) -> Section:
+    key = str(getattr(builder, "key", getattr(builder, "__name__", "section")))
+    title: Bi = getattr(builder, "title", Bi(key, key))
+    return Section(key, ctx.t(title), missing=note)
+
+
+def build_report(
+    settings: Settings,
+    *,
+    as_of: date | str,
+    lang: str = "zh",
+    sections: Sequence[SectionBuilder] = SECTIONS,
+    months: int = 6,
+) -> Report:
+    """Run each section builder for ``as_of`` in ``lang`` (``zh`` or ``en``).
+
+    Raises
+    ------
+    InputError
+        Unknown language, a malformed month, or a month the warehouse holds no data for.
+    NotFoundError
+        Nothing was ingested in the workspace.
+    """
+    language = check_lang(lang)
+    ctx = ReportContext(settings=settings, as_of=parse_month(as_of), lang=language, months=months)
+    _ = ctx.window  # a bad month fails here, before any section runs
+    built = []
+    for builder in sections:
+        try:
+            built.append(builder(ctx))
+        except MissingInput as exc:
+            built.append(_missing_section(builder, ctx, exc.note))
+        except (StateError, NotFoundError) as exc:
+            # the workspace lacks what the section reads (a table, a model): say so and go on
+            log.info("report section %s skipped: %s", getattr(builder, "key", builder), exc)
+            built.append(
+                _missing_section(
+                    builder,
+                    ctx,
+                    Bi(f"本节所需数据缺失：{exc}", f"this section's input is missing: {exc}"),
+                )
+            )
+    return Report(ctx.as_of, language, built)
+
+
+def write_report(
+    settings: Settings,
+    *,
+    as_of: date | str,
+    lang: str = "zh",
+    out: Path | None = None,
+    pdf: bool = False,
+    sections: Sequence[SectionBuilder] = SECTIONS,
+) -> Path:
+    """Write the monthly report of ``as_of`` as HTML (and PDF beside it); the HTML path.
+
+    ``out`` defaults to ``<workspace>/reports/report-YYYY-MM-<lang>.html``; the PDF
+    has the same name ending in ``.pdf``.
+    """
+    from .render import generated_at, render_html, write_pdf
+
+    report = build_report(settings, as_of=as_of, lang=lang, sections=sections)
+    month = f"{report.as_of:%Y-%m}"
+    path = out or settings.reports_dir / f"report-{month}-{report.lang}.html"
+    title = Bi(f"客户流失月报 · {month}", f"Monthly churn report · {month}").pick(report.lang)
+    subtitle = Bi(
+        f"工作区 {settings.workspace.name} · 生成于 {generated_at()}",
+        f"workspace {settings.workspace.name} · generated {generated_at()}",
+    ).pick(report.lang)
+    footer = Bi(
+        "churnguard 月报：个人信息（号码、姓名、证件号）均已脱敏。",
+        "churnguard monthly report: personal data (numbers, names, ID numbers) is masked.",
+    ).pick(report.lang)
+    html = render_html(
+        report.sections, lang=report.lang, title=title, subtitle=subtitle, footer=footer
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    if pdf:
+        write_pdf(path, path.with_suffix(".pdf"))
+    return path

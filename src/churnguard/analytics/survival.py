@@ -157,7 +157,10 @@ def survival_from(
             continue
         groups = _top_groups(frame[dim])
         curves = []
-        for group in sorted(groups.unique()):
+        order = [b[1] for b in TENURE_BANDS]
+        for group in sorted(
+            groups.unique(), key=lambda g: (order.index(g) if g in order else 99, g)
+        ):
             part = frame[groups == group]
             kmf = KaplanMeierFitter().fit(
                 part["duration"].to_numpy(dtype=np.float64),

@@ -86,7 +86,8 @@ def winback_multipliers(w: World) -> F64:
         (w.size, len(WINBACK_OFFER_TYPES))
     )
     base = _RESPONSE[np.maximum(cats, 0)]
-    mult: F64 = np.where(cats[:, None] >= 0, base * np.exp(0.35 * noise), 1.0)
+    # an offer never makes a customer less likely to come back than no offer
+    mult: F64 = np.where(cats[:, None] >= 0, np.maximum(base * np.exp(0.35 * noise), 1.0), 1.0)
     # a discount or gift does not reconnect a line barred for debt; a settlement only does
     passive = cats == _PASSIVE
     mult[passive, :3] = 1.0

@@ -135,20 +135,35 @@ def read_snapshot(
     """The stored snapshot rows of ``as_of`` (only ``subscriber_ids`` when given), by subscriber."""
     con = _raw(backend)
     if subscriber_ids is None:
-        df: pd.DataFrame = con.execute(
-            f"SELECT * FROM {SNAPSHOT_TABLE} WHERE as_of = ? ORDER BY subscriber_id", [as_of]
-        ).df()
-        return df
+        return _fetch_frame(
+            con, f"SELECT * FROM {SNAPSHOT_TABLE} WHERE as_of = ? ORDER BY subscriber_id", [as_of]
+        )
     import pandas as pd
 
     ids = pd.DataFrame({"subscriber_id": pd.Series(subscriber_ids, dtype=object).astype(str)})
     con.register("_cg_snapshot_ids", ids)
     try:
-        df = con.execute(
+        return _fetch_frame(
+            con,
             f"SELECT s.* FROM {SNAPSHOT_TABLE} s SEMI JOIN _cg_snapshot_ids i "
             "ON s.subscriber_id = i.subscriber_id WHERE s.as_of = ? ORDER BY s.subscriber_id",
             [as_of],
-        ).df()
+        )
     finally:
         con.unregister("_cg_snapshot_ids")
+
+
+def _fetch_frame(con: Any, sql: str, params: list[Any]) -> pd.DataFrame:
+    """A query's rows as pandas through Arrow: about half the CPU of DuckDB's ``df()``.
+
+    The frame is the same as ``df()``'s: dates as ``datetime64[us]``, text as Python
+    strings (object), numbers as float64 with NaN for NULL.
+    """
+    import pyarrow as pa
+
+    table = con.sql(sql, params=params).to_arrow_table()
+    df: pd.DataFrame = table.to_pandas(date_as_object=False)
+    for name, typ in zip(table.schema.names, table.schema.types, strict=True):
+        if pa.types.is_date(typ) or (pa.types.is_timestamp(typ) and typ.tz is None):
+            df[name] = df[name].astype("datetime64[us]")
     return df

@@ -49,6 +49,7 @@ __all__ = [
     "complaint_terms",
     "terms_from",
     "tokenize",
+    "window_complaints",
     "write_text_features",
 ]
 
@@ -405,7 +406,8 @@ def terms_from(
     return TextResult(window, churn_n, other_n, churner_terms, other_terms, cats)
 
 
-def _window_complaints(settings: Settings, window: Window, churners: pd.Series) -> pd.DataFrame:
+def window_complaints(settings: Settings, window: Window, churners: pd.Series) -> pd.DataFrame:
+    """Complaint texts of the window (and the 5 months before it), ``churner`` flagged."""
     first = add_months(window.months[0], -(LOOKBACK_MONTHS - 1))
     end = add_months(window.months[-1], 1)
     with duck(settings) as con:
@@ -439,7 +441,7 @@ def complaint_terms(
     """Terms that distinguish the window's churners' complaints from other customers'."""
     window = data_window(settings, as_of=as_of, months=months)
     frame = labelled_frame(settings, window)
-    docs = _window_complaints(settings, window, frame.loc[frame["label"] == 1, "subscriber_id"])
+    docs = window_complaints(settings, window, frame.loc[frame["label"] == 1, "subscriber_id"])
     return terms_from(docs, min_docs=min_docs, top=top, window=window.label)
 
 

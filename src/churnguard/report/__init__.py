@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 from ..analytics.texts import Bi, check_lang
 from ..errors import NotFoundError, StateError
 from ..months import parse_month
-from .model import Chart, MissingInput, ReportContext, Section, SectionBuilder, TableBlock
+from .model import (
+    Chart,
+    MissingInput,
+    ReportContext,
+    ReportData,
+    Section,
+    SectionBuilder,
+    TableBlock,
+)
 from .sections import SECTIONS
 
 if TYPE_CHECKING:
@@ -32,10 +40,12 @@ __all__ = [
     "MissingInput",
     "Report",
     "ReportContext",
+    "ReportData",
     "Section",
     "SectionBuilder",
     "TableBlock",
     "build_report",
+    "render_report",
     "write_report",
 ]
 
@@ -49,6 +59,7 @@ class Report:
     as_of: date
     lang: str
     sections: list[Section]
+    data: ReportData
 
     @property
     def missing(self) -> list[str]:
@@ -69,6 +80,7 @@ def build_report(
     lang: str = "zh",
     sections: Sequence[SectionBuilder] = SECTIONS,
     months: int = 6,
+    data: ReportData | None = None,
 ) -> Report:
     """Run each section builder for ``as_of`` in ``lang`` (``zh`` or ``en``).
 
@@ -78,9 +90,15 @@ def build_report(
         Unknown language, a malformed month, or a month the warehouse holds no data for.
     NotFoundError
         Nothing was ingested in the workspace.
+
+    Pass the ``data`` of an earlier report of the same month to build the other
+    language without computing anything again.
     """
     language = check_lang(lang)
-    ctx = ReportContext(settings=settings, as_of=parse_month(as_of), lang=language, months=months)
+    month = parse_month(as_of)
+    if data is None or data.as_of != month or data.settings != settings:
+        data = ReportData(settings=settings, as_of=month, months=months)
+    ctx = ReportContext(data=data, lang=language)
     _ = ctx.window  # a bad month fails here, before any section runs
     built = []
     for builder in sections:
@@ -98,7 +116,7 @@ def build_report(
                     Bi(f"本节所需数据缺失：{exc}", f"this section's input is missing: {exc}"),
                 )
             )
-    return Report(ctx.as_of, language, built)
+    return Report(ctx.as_of, language, built, data)
 
 
 def write_report(
@@ -109,15 +127,24 @@ def write_report(
     out: Path | None = None,
     pdf: bool = False,
     sections: Sequence[SectionBuilder] = SECTIONS,
+    data: ReportData | None = None,
 ) -> Path:
     """Write the monthly report of ``as_of`` as HTML (and PDF beside it); the HTML path.
 
     ``out`` defaults to ``<workspace>/reports/report-YYYY-MM-<lang>.html``; the PDF
-    has the same name ending in ``.pdf``.
+    has the same name ending in ``.pdf``. Pass ``data`` (``Report.data`` of the other
+    language's report of the same month) to reuse what was computed.
     """
+    report = build_report(settings, as_of=as_of, lang=lang, sections=sections, data=data)
+    return render_report(report, settings=settings, out=out, pdf=pdf)
+
+
+def render_report(
+    report: Report, *, settings: Settings, out: Path | None = None, pdf: bool = False
+) -> Path:
+    """Write a built report as HTML (and PDF beside it); the HTML path."""
     from .render import generated_at, render_html, write_pdf
 
-    report = build_report(settings, as_of=as_of, lang=lang, sections=sections)
     month = f"{report.as_of:%Y-%m}"
     path = out or settings.reports_dir / f"report-{month}-{report.lang}.html"
     title = Bi(f"客户流失月报 · {month}", f"Monthly churn report · {month}").pick(report.lang)

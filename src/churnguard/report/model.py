@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..web.i18n import Translator
 
-__all__ = ["Chart", "MissingInput", "ReportContext", "Section", "SectionBuilder", "TableBlock"]
+__all__ = [
+    "Chart",
+    "MissingInput",
+    "ReportContext",
+    "ReportData",
+    "Section",
+    "SectionBuilder",
+    "TableBlock",
+]
 
 
 @dataclass(frozen=True)
@@ -62,28 +70,23 @@ class MissingInput(Exception):
 
 
 @dataclass
-class ReportContext:
-    """What every section builder may read: settings, month, language, shared frames."""
+class ReportData:
+    """What the sections compute, independent of the language: shared by a zh and an en report.
+
+    Heavy inputs (the labelled window, the monthly churn rates) are computed once;
+    :meth:`memo` keeps any other result under a key.
+    """
 
     settings: Settings
     as_of: date
-    lang: Lang
     months: int = 6
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def t(self, text: Bi) -> str:
-        """``text`` in the report's language."""
-        return text.pick(self.lang)
-
-    def tr(self, zh: str, en: str) -> str:
-        """One of two texts, in the report's language."""
-        return zh if self.lang == "zh" else en
-
-    @cached_property
-    def translator(self) -> Translator:
-        """The dashboard's translator (the shared chart builders take one)."""
-        from ..web.i18n import Translator
-
-        return Translator("zh-CN" if self.lang == "zh" else "en")
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time ``key`` is asked for, the same value afterwards."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @cached_property
     def window(self) -> Window:
@@ -102,7 +105,8 @@ class ReportContext:
         except StateError:
             raise MissingInput(
                 Bi(
-                    f"截至 {self.as_of:%Y-%m} 还没有已知流失标签的月份（标签需要快照之后的月份数据）",  # noqa: E501
+                    f"截至 {self.as_of:%Y-%m} 还没有已知流失标签的月份"
+                    "（标签需要快照之后的月份数据）",
                     f"no month up to {self.as_of:%Y-%m} has known churn labels yet (they need "
                     "the months after a snapshot)",
                 )
@@ -111,9 +115,57 @@ class ReportContext:
 
     @cached_property
     def churn_rates(self) -> list[dict[str, Any]]:
+        """Monthly churn rates of every labelled month (:func:`retention.kpi.churn_rates`)."""
         from ..retention.kpi import churn_rates
 
         return churn_rates(self.settings, months=len(self.window.data))
+
+
+@dataclass
+class ReportContext:
+    """What every section builder may read: the shared data and the report's language."""
+
+    data: ReportData
+    lang: Lang
+
+    @property
+    def settings(self) -> Settings:
+        return self.data.settings
+
+    @property
+    def as_of(self) -> date:
+        return self.data.as_of
+
+    @property
+    def window(self) -> Window:
+        return self.data.window
+
+    @property
+    def labelled(self) -> pd.DataFrame:
+        return self.data.labelled
+
+    @property
+    def churn_rates(self) -> list[dict[str, Any]]:
+        return self.data.churn_rates
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A language-independent result, computed once per report month."""
+        return self.data.memo(key, compute)
+
+    def t(self, text: Bi) -> str:
+        """``text`` in the report's language."""
+        return text.pick(self.lang)
+
+    def tr(self, zh: str, en: str) -> str:
+        """One of two texts, in the report's language."""
+        return zh if self.lang == "zh" else en
+
+    @cached_property
+    def translator(self) -> Translator:
+        """The dashboard's translator (the shared chart builders take one)."""
+        from ..web.i18n import Translator
+
+        return Translator("zh-CN" if self.lang == "zh" else "en")
 
 
 SectionBuilder = Callable[[ReportContext], Section]

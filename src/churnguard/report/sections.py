@@ -88,7 +88,9 @@ def churn_trend(ctx: ReportContext) -> Section:
     """Churn rate by service type and segment, peaks and seasonality marked."""
     from ..analytics.timing import timing_from
 
-    timing = timing_from(ctx.labelled, ctx.churn_rates, window=ctx.window)
+    timing = ctx.memo(
+        "timing", lambda: timing_from(ctx.labelled, ctx.churn_rates, window=ctx.window)
+    )
     overall = [r for r in timing.by_month if r.by == "all"]
     if not overall:
         raise MissingInput(Bi("还没有可计算流失率的月份", "no month with a churn rate yet"))
@@ -121,7 +123,9 @@ def churn_timing(ctx: ReportContext) -> Section:
     """Churn by tenure band and by contract end."""
     from ..analytics.timing import timing_from
 
-    timing = timing_from(ctx.labelled, ctx.churn_rates, window=ctx.window)
+    timing = ctx.memo(
+        "timing", lambda: timing_from(ctx.labelled, ctx.churn_rates, window=ctx.window)
+    )
     out = []
     for key, rows, title in (
         ("tenure", timing.by_tenure, ctx.tr("按在网时长的流失率", "Churn rate by tenure")),
@@ -171,7 +175,7 @@ def survival(ctx: ReportContext) -> Section:
     """Kaplan–Meier curves by plan, tenure band and segment, with the log-rank test."""
     from ..analytics.survival import survival_analysis
 
-    result = survival_analysis(ctx.settings, as_of=ctx.as_of)
+    result = ctx.memo("survival", lambda: survival_analysis(ctx.settings, as_of=ctx.as_of))
     out, rows = [], []
     for dim in result.dimensions:
         data = []
@@ -345,12 +349,17 @@ def value_risk(ctx: ReportContext) -> Section:
                 "no scores yet; run 'churnguard score' or 'churnguard warn' first",
             )
         )
-    backend = open_warehouse(ctx.settings, read_only=True)
-    try:
-        base, _version = scoring_base(ctx.settings, backend, as_of=month)
-        matrix = value_risk_matrix(base).execute()
-    finally:
-        backend.disconnect()
+
+    def compute() -> pd.DataFrame:
+        backend = open_warehouse(ctx.settings, read_only=True)
+        try:
+            base, _version = scoring_base(ctx.settings, backend, as_of=month)
+            result: pd.DataFrame = value_risk_matrix(base).execute()
+        finally:
+            backend.disconnect()
+        return result
+
+    matrix = ctx.memo("value_risk", compute)
     tiers, bands = ("high", "medium", "low"), ("high", "medium", "low")
     cell = {(r["value_tier"], r["risk_band"]): r for r in matrix.to_dict("records")}
     z = [[int(cell.get((t, b), {}).get("customers", 0)) for b in bands] for t in tiers]
@@ -430,10 +439,8 @@ def _gain_points(y: np.ndarray, p: np.ndarray, points: int = 20) -> tuple[list[f
     return [float(s) for s in shares], [float(c) for c in captured]
 
 
-def model_performance(ctx: ReportContext) -> Section:
-    """Lift/gain, calibration, PR curve, drift table and the retrain recommendation."""
-    from sklearn.metrics import precision_recall_curve
-
+def _model_inputs(ctx: ReportContext) -> dict[str, Any]:
+    """The champion evaluated on the newest labelled month: metrics, predictions, drift."""
     from ..errors import StateError
     from ..features import training_frame
     from ..models.evaluation import evaluate_frame
@@ -467,8 +474,23 @@ def model_performance(ctx: ReportContext) -> Section:
             Bi(f"模型无法评估：{exc}", f"the model cannot be evaluated: {exc}")
         ) from None
     _, model = load_registered(ctx.settings, version=champ["version"])
-    y = frame["label"].to_numpy(dtype=np.int64)
-    p = np.asarray(model.predict(frame), dtype=np.float64)
+    reference = model.meta.get("reference", {}).get("score")
+    return {
+        "champ": champ,
+        "month": month,
+        "ev": ev,
+        "y": frame["label"].to_numpy(dtype=np.int64),
+        "p": np.asarray(model.predict(frame), dtype=np.float64),
+        "drift": score_drift(ctx.settings, version=champ["version"], reference=reference),
+    }
+
+
+def model_performance(ctx: ReportContext) -> Section:
+    """Lift/gain, calibration, PR curve, drift table and the retrain recommendation."""
+    from sklearn.metrics import precision_recall_curve
+
+    got = ctx.memo("model", lambda: _model_inputs(ctx))
+    champ, month, ev, y, p = got["champ"], got["month"], got["ev"], got["y"], got["p"]
     m = ev["models"][champ["version"]]["metrics"]
     t = ctx.translator
     xs, ys = _gain_points(y, p)
@@ -526,8 +548,7 @@ def model_performance(ctx: ReportContext) -> Section:
         yaxis={"title": {"text": ctx.tr("精确率", "precision")}, "tickformat": ".0%"},
     )
     out = [Chart("gain", gain), Chart("calibration", calib), Chart("pr", pr)]
-    reference = model.meta.get("reference", {}).get("score")
-    drift = score_drift(ctx.settings, version=champ["version"], reference=reference)
+    drift = got["drift"]
     if drift:
         out.append(
             Chart(
@@ -700,13 +721,14 @@ def personas(ctx: ReportContext) -> Section:
     from ..analytics.population import high_risk_frame
     from ..errors import StateError
 
-    risky = high_risk_frame(
-        ctx.settings, as_of=ctx.as_of, min_probability=ctx.settings.value.risk_bands[1]
-    )
-    try:
-        result = personas_from(
-            people_of(ctx.labelled, risky), ctx.labelled, window=ctx.window.label
+    def compute() -> Any:
+        risky = high_risk_frame(
+            ctx.settings, as_of=ctx.as_of, min_probability=ctx.settings.value.risk_bands[1]
         )
+        return personas_from(people_of(ctx.labelled, risky), ctx.labelled, window=ctx.window.label)
+
+    try:
+        result = ctx.memo("personas", compute)
     except StateError as exc:
         raise MissingInput(Bi(f"无法聚类：{exc}", f"cannot cluster: {exc}")) from None
     rows = [
@@ -757,7 +779,9 @@ def rules(ctx: ReportContext) -> Section:
     """Association rules ``attributes → churn``."""
     from ..analytics.rules import rules_for_frame
 
-    result = rules_for_frame(ctx.labelled, window=ctx.window.label, top=12)
+    result = ctx.memo(
+        "rules", lambda: rules_for_frame(ctx.labelled, window=ctx.window.label, top=12)
+    )
     if not result.rules:
         raise MissingInput(
             Bi("没有达到支持度与提升度阈值的规则", "no rule reaches the support and lift limits")
@@ -795,16 +819,18 @@ def rules(ctx: ReportContext) -> Section:
 
 def complaint_text(ctx: ReportContext) -> Section:
     """Terms that distinguish churners' complaints, by reason category."""
-    from ..analytics.complaint_text import _window_complaints, terms_from
+    from ..analytics.complaint_text import terms_from, window_complaints
 
-    docs = _window_complaints(
-        ctx.settings, ctx.window, ctx.labelled.loc[ctx.labelled["label"] == 1, "subscriber_id"]
-    )
-    if docs.empty or not docs["churner"].any():
-        raise MissingInput(
-            Bi("窗口内没有流失客户的投诉文本", "no complaint texts of churners in the window")
-        )
-    result = terms_from(docs, top=15, window=ctx.window.label)
+    def compute() -> Any:
+        churners = ctx.labelled.loc[ctx.labelled["label"] == 1, "subscriber_id"]
+        docs = window_complaints(ctx.settings, ctx.window, churners)
+        if docs.empty or not docs["churner"].any():
+            raise MissingInput(
+                Bi("窗口内没有流失客户的投诉文本", "no complaint texts of churners in the window")
+            )
+        return terms_from(docs, top=15, window=ctx.window.label)
+
+    result = ctx.memo("text", compute)
     cats = result.categories
     spec = _fig(
         ctx.tr("投诉提及各类原因的比例", "Share of complaints mentioning each reason"),
@@ -924,7 +950,9 @@ def groups(ctx: ReportContext) -> Section:
     """VPMN collective churn and second-SIM big customers (personal data masked)."""
     from ..analytics.groups import group_analysis
 
-    result = group_analysis(ctx.settings, as_of=ctx.as_of, top=15, clear_text=False)
+    result = ctx.memo(
+        "groups", lambda: group_analysis(ctx.settings, as_of=ctx.as_of, top=15, clear_text=False)
+    )
     if not result.groups and not result.second_sim:
         raise MissingInput(
             Bi(

@@ -39,7 +39,10 @@ def test_offers_bring_customers_back_and_returns_are_new_subscriptions(
 ) -> None:
     left = _voluntary(world)
     offers = pd.DataFrame({"subscriber_id": left.subscriber_id, "offer_type": "winback_discount"})
-    plain = step(_copy(world, tmp_path, "plain"), treatments=None, out=tmp_path / "d0")
+    none = pd.DataFrame({"subscriber_id": [], "offer_type": []})
+    plain = step(
+        _copy(world, tmp_path, "plain"), treatments=None, winback=none, out=tmp_path / "d0"
+    )
     treated_dir = _copy(world, tmp_path, "treated")
     s = step(treated_dir, treatments=None, winback=offers, out=tmp_path / "d1")
     step(_copy(world, tmp_path, "again"), treatments=None, winback=offers, out=tmp_path / "d2")
@@ -47,6 +50,7 @@ def test_offers_bring_customers_back_and_returns_are_new_subscriptions(
         assert filecmp.cmp(tmp_path / "d1" / f, tmp_path / "d2" / f, shallow=False), f
     assert s.winback_treated == len(left) > 300
     # common random numbers: a returner without the offer also returns with it
+    assert plain.returned > 0 and plain.winback_treated == 0  # natural returns
     assert s.returned > plain.returned and s.returned_incremental > 0
     log = pd.read_parquet(treated_dir / "truth" / "winback_log.parquet")
     assert len(log) == len(left)
@@ -104,7 +108,8 @@ def test_return_chances_depend_on_reason_and_time_and_a_customer_returns_once(
     same_age = gone < 90
     by_reason = log[same_age].groupby(log.churn_reason.eq("port_out")).p_untreated.mean()
     assert by_reason[True] < by_reason[False]
-    step(wd, treatments=None, out=tmp_path / "b")
+    quiet = step(wd, treatments=None, out=tmp_path / "b")
+    assert quiet.returned == 0  # win-back off: nobody comes back
     back = pd.read_parquet(wd / "truth" / "winback_returned.parquet")
     assert back.subscriber_id.is_unique and len(back) > 0
     # offering again to someone who already came back opens no second subscription

@@ -262,7 +262,9 @@ def _live_two_months(
     # care messages without an offer (greetings, calls) have no true response in the simulator
     treated = treated[treated["offer_type"].isin(OFFER_TYPES)]
     winback = _sent(settings, (winback_id,)) if winback_id is not None else None
-    for k, (treatments, wb) in enumerate(((treated, winback), (None, None)), 1):
+    # an empty win-back frame: churned customers may still come back on their own
+    quiet = None if winback is None else winback.iloc[0:0]
+    for k, (treatments, wb) in enumerate(((treated, winback), (None, quiet)), 1):
         out = data.parent / f"step-{k}"
         summary = step(data, treatments=treatments, out=out, winback=wb)
         report = ingest(out, settings=settings)

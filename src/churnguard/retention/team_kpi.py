@@ -112,13 +112,17 @@ def _load(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _worked(warnings: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     """Each warning with the first contact made while it was open, and by which agent."""
     t = members[(members["arm"] == "treatment") & (members["purpose"] != "winback")]
-    first = pd.concat(
-        [
-            pd.to_datetime(t["contacted_at"], utc=True).dt.date,
-            pd.to_datetime(t["result_at"], utc=True).dt.date,
-        ],
-        axis=1,
-    ).min(axis=1)
+    first = (
+        pd.concat(
+            [
+                pd.to_datetime(t["contacted_at"], utc=True),
+                pd.to_datetime(t["result_at"], utc=True),
+            ],
+            axis=1,
+        )
+        .min(axis=1)
+        .dt.date
+    )
     contacts = pd.DataFrame(
         {"subscriber_id": t["subscriber_id"], "contact_day": first, "contact_agent": t["agent"]}
     ).dropna(subset=["contact_day"])

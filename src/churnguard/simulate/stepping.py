@@ -134,10 +134,12 @@ def step(
     winback
         Columns ``subscriber_id, offer_type`` of churned customers given a win-back
         offer (one of :data:`~churnguard.simulate.winback.WINBACK_OFFER_TYPES`).
-        Churned customers come back every month with a small probability of their
-        own; the offer multiplies it by the true response (see
-        :mod:`churnguard.simulate.winback`). A returner opens a new subscription
-        with the same ID number (and often the same number).
+        Given (even empty), churned customers come back this month with a small
+        probability of their own, which the offer multiplies by the true response
+        (see :mod:`churnguard.simulate.winback`); a returner opens a new
+        subscription with the same ID number (and often the same number).
+        ``None``: nobody comes back, as in :func:`~churnguard.simulate.simulate`'s
+        history, so an untreated step continues exactly like a longer simulation.
     out
         Folder for the delta batch: changed/new subscribers rows and the new month's
         rows of every other contract table (same format as the original simulation).
@@ -158,6 +160,7 @@ def step(
     w = World.load(truth_dir)
     plan = _resolve_treatments(w, treatments)
     wb_plan = _resolve_treatments(w, winback, offer_types=WINBACK_OFFER_TYPES)
+    returns_on = winback is not None
     multipliers = offer_matrix(w)
     pending_before = w.pend_vol.copy()
     log_frame = apply_treatments(w, plan, multipliers)
@@ -188,6 +191,7 @@ def step(
         returned_before=returned_before,
         first_day=int(month_day(w.start, t)),
         last_day=int(month_day(w.start, t + 1)) - 1,
+        enabled=returns_on,
     )
     result = advance_month(w, timeline=make_timeline(w.seed))
     sinks = {name: TableSink(out, name, fmt=fmt, encoding=encoding) for name in TABLES}

@@ -1,6 +1,7 @@
 """Churned customers who come back: the true return probability and the win-back response.
 
-Every month a customer who churned voluntarily (port-out, cancellation, prepaid
+In every month stepped with win-back on (``step(..., winback=frame)``, even an empty
+frame), a customer who churned voluntarily (port-out, cancellation, prepaid
 inactivity) may return to the operator. The monthly probability depends on
 
 * why they left (hidden, but visible in the data through their churn reason and
@@ -109,6 +110,7 @@ def apply_returns(
     returned_before: pa.Table | None,
     first_day: int,
     last_day: int,
+    enabled: bool = True,
 ) -> tuple[pd.DataFrame, pa.Table]:
     """Draw this month's returns and open the returners' new subscriptions.
 
@@ -120,6 +122,8 @@ def apply_returns(
     returned_before
         Earlier returns (``subscriber_index``, ``new_index``, ``month``): a customer
         comes back once.
+    enabled
+        ``False``: nobody returns this month (the world state is left untouched).
 
     Returns
     -------
@@ -131,7 +135,7 @@ def apply_returns(
     cats = hidden_reasons(w)
     done = _returned(returned_before, size)
     # silent lines not yet deactivated are still on the books: they cannot "return"
-    eligible = (cats >= 0) & (w.state == CHURNED) & ~done
+    eligible = (cats >= 0) & (w.state == CHURNED) & ~done & enabled
     months_gone = np.maximum((first_day - w.churn_day.astype(np.int64)) / 30.44, 0.0)
     hazard = _BASE_HAZARD[np.maximum(cats, 0)] * np.exp2(-months_gone / _HALF_LIFE_MONTHS)
     hazard = np.where(eligible, hazard, 0.0)

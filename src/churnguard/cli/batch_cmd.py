@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,7 +12,9 @@ from ..errors import InputError
 from ..months import parse_month
 from ._common import JsonOpt, WorkspaceOpt, console, emit_json, settings_for
 
-__all__ = ["register"]
+__all__ = ["OPERATIONAL_URL_ENV", "register"]
+
+OPERATIONAL_URL_ENV = "CHURNGUARD_OPERATIONAL_URL"
 
 
 def _day(text: str | None) -> date | None:
@@ -26,8 +29,12 @@ def _day(text: str | None) -> date | None:
 def batch(
     as_of: Annotated[str, typer.Option("--as-of", help="The month of the batch, YYYY-MM.")],
     engine: Annotated[
-        str, typer.Option("--engine", help="duckdb (the workspace warehouse) or spark.")
-    ] = "duckdb",
+        str | None,
+        typer.Option(
+            "--engine",
+            help="duckdb (the workspace warehouse) or spark [default: [warehouse] engine].",
+        ),
+    ] = None,
     source: Annotated[
         str | None,
         typer.Option(
@@ -61,16 +68,24 @@ def batch(
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push new warnings.")] = True,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run the monthly batch (月度批处理): features, scores, value and warnings."""
+    """Run the monthly batch (月度批处理): features, scores, value and warnings.
+
+    The operational database is [operational] url, or the environment variable
+    CHURNGUARD_OPERATIONAL_URL when set (e.g. from a cluster secret).
+    """
     from ..batch import run_batch
 
     if model_access not in ("auto", "path", "sparkfiles"):
         raise InputError(f"unknown --model-access '{model_access}'; use auto, path or sparkfiles")
-    settings = settings_for(workspace)
+    url = os.environ.get(OPERATIONAL_URL_ENV)
+    # the operational database's URL holds a password: from the environment (a secret),
+    # never from the command line
+    overrides: dict[str, Any] = {"operational": {"url": url}} if url else {}
+    settings = settings_for(workspace, **overrides)
     result = run_batch(
         settings,
         as_of=parse_month(as_of),
-        engine=engine,
+        engine=engine or settings.warehouse.engine,
         source=source,
         output=output,
         run_date=_day(run_date),

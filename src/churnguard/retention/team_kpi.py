@@ -165,17 +165,22 @@ def _accuracy(settings: Settings, warnings: pd.DataFrame, by: str, months: int) 
     backend = connect(settings, read_only=True)
     try:
         for month in known:
-            lab = label_expr(backend, as_of=month, labels=settings.labels)
-            churners = lab.filter(lab.label_voluntary == 1).select("subscriber_id").execute()
-            # warned in advance: a warning open at the month (as kpi.warning_accuracy)
+            # warned in advance: a warning open at the month (as kpi.warning_accuracy, which
+            # also skips months without any warning)
             w = warnings[
                 (pd.to_datetime(warnings["as_of"]).dt.date <= month)
                 & (pd.to_datetime(warnings["last_seen_as_of"]).dt.date >= month)
                 & warnings["retention_target"].astype(bool)
             ]
+            if w.empty:
+                continue
+            lab = label_expr(backend, as_of=month, labels=settings.labels)
+            churners = lab.filter(lab.label_voluntary == 1).select("subscriber_id").execute()
             rows.append(churners.assign(month=month).merge(w, on="subscriber_id", how="left"))
     finally:
         backend.disconnect()
+    if not rows:
+        return pd.DataFrame(columns=[by, "churners", "warned_churners"])
     df = pd.concat(rows, ignore_index=True)
     if df.empty:
         return pd.DataFrame(columns=[by, "churners", "warned_churners"])

@@ -238,3 +238,40 @@ def test_language_follows_the_browser_and_switches_on_every_page(
     screenshot(page, "campaign-zh")
     page.goto("/ui/audit")  # analysts may not read the audit log: a readable page
     assert "您的角色无权查看此页面" in page.inner_text("h1")
+
+
+def test_team_performance_page_for_readers_only_in_both_languages(
+    open_page: Opener, dashboard: Dashboard
+) -> None:
+    from churnguard.retention.team_kpi import team_kpis
+
+    settings = load_settings(dashboard.workspace)
+    expected = team_kpis(settings, by="team").set_index("team")
+    page = open_page("en-US")
+    sign_in(page, dashboard.users["manager"])
+    page.click("nav >> text=Team performance")
+    page.wait_for_selector("#teams")
+    assert page.locator("h1").inner_text() == "Team performance"
+    wait_for_charts(page, "teams")
+    rows = page.locator("#teams tbody tr")
+    assert rows.count() == len(expected)
+    first = rows.nth(0).locator("td")
+    assert first.nth(0).inner_text() == expected.index[0]
+    assert int(first.nth(1).inner_text().replace(",", "")) == expected["warnings"].iloc[0]
+    screenshot(page, "teams-en")
+    page.click("#team-dims >> text=Region")
+    page.wait_for_url("**/ui/teams?by=region")
+    assert "Warning accuracy" in page.inner_text("#teams thead")
+    assert page.goto(f"{dashboard.url}/ui/teams?by=planet").status == 422
+
+    zh = open_page("zh-CN")
+    sign_in(zh, dashboard.users["analyst"], goto="/ui/teams?by=queue")
+    assert zh.locator("h1").inner_text() == "团队绩效"
+    assert "按时处理率" in zh.inner_text("#teams thead")
+    screenshot(zh, "teams-zh")
+
+    agent = open_page("en-US")
+    sign_in(agent, dashboard.users["agent"])
+    assert agent.locator("nav >> text=Team performance").count() == 0
+    r = agent.goto(f"{dashboard.url}/ui/teams")
+    assert r.status == 403 and not PHONE.search(agent.content())

@@ -29,7 +29,7 @@ from .store import CONTACT_RESULTS, Campaign, CampaignMember, ContactResult
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["ResolveReport", "record_result", "resolve_outcomes"]
+__all__ = ["ResolveReport", "close_campaign", "record_result", "resolve_outcomes"]
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,20 @@ def resolve_outcomes(settings: Settings, *, campaign_id: int | None = None) -> R
     return report
 
 
+def close_campaign(session: Any, cid: int, *, now: datetime) -> None:
+    """Settle a resolved campaign's costs and mark it resolved (retention, care, win-back).
+
+    What the campaign cost: recorded results' actual cost, else the expected cost of a
+    delivered contact, nothing for a contact that never went out.
+    """
+    session.execute(
+        sa.update(_M)
+        .where(_M.c.campaign_id == cid, _M.c.cost.is_(None), _M.c.arm == "treatment")
+        .values(cost=sa.case((_M.c.contact_status == "sent", _M.c.expected_cost), else_=0.0))
+    )
+    session.execute(sa.update(_C).where(_C.c.id == cid).values(status="resolved", resolved_at=now))
+
+
 def _resolve_one(settings: Settings, cid: int, *, as_of: date, months: int) -> dict[str, int]:
     with session_scope(settings) as session:
         members = pd.DataFrame(
@@ -211,16 +225,7 @@ def _resolve_one(settings: Settings, cid: int, *, as_of: date, months: int) -> d
                     .where(_M.c.id.in_(ids[start : start + _CHUNK]))
                     .values(outcome=value, outcome_month=month_value)
                 )
-        # what the campaign cost: recorded results' actual cost, else the expected cost of a
-        # delivered contact, nothing for a contact that never went out
-        session.execute(
-            sa.update(_M)
-            .where(_M.c.campaign_id == cid, _M.c.cost.is_(None), _M.c.arm == "treatment")
-            .values(cost=sa.case((_M.c.contact_status == "sent", _M.c.expected_cost), else_=0.0))
-        )
-        session.execute(
-            sa.update(_C).where(_C.c.id == cid).values(status="resolved", resolved_at=now)
-        )
+        close_campaign(session, cid, now=now)
     counts = {str(k): int(v) for k, v in df["outcome"].value_counts().items()}
     log.info("campaign %d resolved: %s", cid, counts)
     return counts

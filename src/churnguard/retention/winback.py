@@ -396,6 +396,8 @@ def resolve_winback(
 
     Returns the outcome counts, or the reason it has to wait for more data.
     """
+    from .outcomes import close_campaign
+
     through = _data_through(settings)
     if through is None or through < observation_end:
         return f"needs data through {observation_end:%Y-%m} (returns are counted until then)"
@@ -433,14 +435,7 @@ def resolve_winback(
                 .where(_M.c.id.in_(ids))
                 .values(outcome="returned", outcome_month=pd.Timestamp(month).date())
             )
-        session.execute(
-            sa.update(_M)
-            .where(_M.c.campaign_id == campaign_id, _M.c.cost.is_(None), _M.c.arm == "treatment")
-            .values(cost=sa.case((_M.c.contact_status == "sent", _M.c.expected_cost), else_=0.0))
-        )
-        session.execute(
-            sa.update(_C).where(_C.c.id == campaign_id).values(status="resolved", resolved_at=now)
-        )
+        close_campaign(session, campaign_id, now=now)
     counts = {"returned": int(returned.sum()), "not_returned": int((~returned).sum())}
     for how, n in df.loc[returned, "matched_by"].value_counts().items():
         counts[f"matched_by_{how}"] = int(n)

@@ -269,8 +269,16 @@ def step(
     )
 
 
-def _append_log(truth_dir: Path, frame: pd.DataFrame, *, month_day_value: int) -> None:
-    path = truth_dir / "treatment_log.parquet"
+def _append_log(
+    truth_dir: Path,
+    frame: pd.DataFrame,
+    *,
+    month_day_value: int,
+    name: str = "treatment_log.parquet",
+    outcome: str = "churned",
+) -> None:
+    """Append treated subscribers' probability and outcome with and without the offer."""
+    path = truth_dir / name
     idx = frame["subscriber_index"].to_numpy(np.int64)
     from .identities import subscriber_ids
 
@@ -283,8 +291,8 @@ def _append_log(truth_dir: Path, frame: pd.DataFrame, *, month_day_value: int) -
             "offer_type": pa.array(frame["offer_type"].astype(str).to_numpy(), type=pa.string()),
             "p_untreated": pa.array(frame["p_untreated"].to_numpy(np.float64)),
             "p_treated": pa.array(frame["p_treated"].to_numpy(np.float64)),
-            "churned_untreated": pa.array(frame["churned_untreated"].to_numpy(bool)),
-            "churned_treated": pa.array(frame["churned_treated"].to_numpy(bool)),
+            f"{outcome}_untreated": pa.array(frame[f"{outcome}_untreated"].to_numpy(bool)),
+            f"{outcome}_treated": pa.array(frame[f"{outcome}_treated"].to_numpy(bool)),
         }
     )
     if path.exists():
@@ -315,23 +323,11 @@ def _append_returns(
     if returned_before is not None:
         table = pa.concat_tables([returned_before, table])
     pq.write_table(table, truth_dir / RETURNED_FILE)
-    if not len(frame):
-        return
-    idx = frame["subscriber_index"].to_numpy(np.int64)
-    log_table = pa.table(
-        {
-            "subscriber_id": subscriber_ids(idx),
-            "month": pa.array(
-                np.full(len(frame), month_day_value, dtype=np.int32), type=pa.date32()
-            ),
-            "offer_type": pa.array(frame["offer_type"].astype(str).to_numpy(), type=pa.string()),
-            "p_untreated": pa.array(frame["p_untreated"].to_numpy(np.float64)),
-            "p_treated": pa.array(frame["p_treated"].to_numpy(np.float64)),
-            "returned_untreated": pa.array(frame["returned_untreated"].to_numpy(bool)),
-            "returned_treated": pa.array(frame["returned_treated"].to_numpy(bool)),
-        }
-    )
-    path = truth_dir / WINBACK_LOG_FILE
-    if path.exists():
-        log_table = pa.concat_tables([pq.read_table(path), log_table])
-    pq.write_table(log_table, path)
+    if len(frame):
+        _append_log(
+            truth_dir,
+            frame,
+            month_day_value=month_day_value,
+            name=WINBACK_LOG_FILE,
+            outcome="returned",
+        )

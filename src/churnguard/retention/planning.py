@@ -436,6 +436,14 @@ def plan_from_candidates(
     return result
 
 
+def _stratum_keys(chosen: pd.DataFrame, strata: tuple[str, ...]) -> pd.Series:
+    """``"red|high"``-style stratum labels (an empty frame gives an empty series)."""
+    keys = chosen[strata[0]].astype(str)
+    for column in strata[1:]:
+        keys = keys + "|" + chosen[column].astype(str)
+    return keys
+
+
 def _store(
     settings: Settings,
     chosen: pd.DataFrame,
@@ -455,7 +463,7 @@ def _store(
         {
             "subscriber_id": chosen["subscriber_id"].astype(str),
             "arm": np.where(control, "control", "treatment"),
-            "stratum": chosen[list(strata)].astype(str).agg("|".join, axis=1),
+            "stratum": _stratum_keys(chosen, strata),
             "level": chosen["level"],
             "value_tier": chosen["value_tier"],
             "churn_probability": chosen["churn_probability"].astype(float),

@@ -275,3 +275,22 @@ def test_team_performance_page_for_readers_only_in_both_languages(
     assert agent.locator("nav >> text=Team performance").count() == 0
     r = agent.goto(f"{dashboard.url}/ui/teams")
     assert r.status == 403 and not PHONE.search(agent.content())
+
+
+def test_winback_campaign_page_shows_return_rates(open_page: Opener, dashboard: Dashboard) -> None:
+    from datetime import date
+
+    from churnguard.retention.winback import plan_winback
+
+    settings = load_settings(dashboard.workspace)
+    plan = plan_winback(settings, as_of="2024-11", budget=1500, run_date=date(2024, 12, 1))
+    page = open_page("zh-CN")
+    sign_in(page, dashboard.users["manager"], goto="/ui/campaigns")
+    row = page.locator(f"#campaigns tr[data-href='/ui/campaigns/{plan.plan.campaign_id}']")
+    assert "挽回" in row.inner_text()
+    page.goto(f"{dashboard.url}/ui/campaigns/{plan.plan.campaign_id}")
+    wait_for_charts(page, "funnel")
+    assert "增量挽回率" in page.inner_text("section.kpis")
+    assert "每挽回一位客户的成本" in page.inner_text("section.kpis")
+    assert not PHONE.search(page.content())
+    screenshot(page, "campaign-winback-zh")

@@ -359,7 +359,16 @@ def campaign(
     chart_specs: dict[str, Any] = {}
     if principal.role in READERS:
         kpi = routes_campaigns.campaign_kpi(campaign_id, request, principal)["campaigns"][0]
+        winback = kpi.get("purpose") == "winback"
         results = view["results"]
+        last = (
+            ("returned", "campaigns.funnel.returned")
+            if winback
+            else (
+                "retained",
+                "campaigns.funnel.retained",
+            )
+        )
         stages = [
             (t("campaigns.funnel.contacted"), int(kpi["contacted"])),
             (
@@ -367,21 +376,23 @@ def campaign(
                 sum(results.get(r, 0) for r in ("reached", "accepted", "declined")),
             ),
             (t("campaigns.funnel.accepted"), results.get("accepted", 0)),
-            (t("campaigns.funnel.retained"), view["outcomes"].get("treatment:retained", 0)),
+            (t(last[1]), view["outcomes"].get(f"treatment:{last[0]}", 0)),
         ]
         chart_specs["funnel"] = charts.funnel_chart(t("campaigns.funnel"), stages)
-        if kpi["incremental_retention"] is not None:
+        kind = "winback" if winback else "retention"
+        if kpi.get(f"incremental_{kind}") is not None:
             lo, hi = kpi["incremental_ci95"]
+            suffix = "_winback" if winback else ""
             chart_specs["uplift"] = charts.uplift_chart(
-                t("campaigns.uplift"),
+                t("campaigns.uplift.winback" if winback else "campaigns.uplift"),
                 labels=(
-                    t("campaigns.uplift.treated"),
-                    t("campaigns.uplift.control"),
-                    t("campaigns.uplift.increment"),
+                    t(f"campaigns.uplift.treated{suffix}"),
+                    t(f"campaigns.uplift.control{suffix}"),
+                    t(f"campaigns.uplift.increment{suffix}"),
                 ),
-                treated=kpi["retention_rate_treated"],
-                control=kpi["retention_rate_control"],
-                diff=kpi["incremental_retention"],
+                treated=kpi[f"{kind}_rate_treated"],
+                control=kpi[f"{kind}_rate_control"],
+                diff=kpi[f"incremental_{kind}"],
                 ci=(lo, hi),
             )
     return render(
@@ -390,6 +401,7 @@ def campaign(
         {
             "v": view,
             "kpi": kpi,
+            "winback": bool(kpi and kpi.get("purpose") == "winback"),
             "charts": chart_specs,
             "members": view["members"][:50],
             "offers": _offer_names(request, t),

@@ -82,11 +82,13 @@ def run_stage(name: str, args: list[str], *, extra: dict[str, Any] | None = None
     sampler.start()
     assert proc.stdout is not None
     out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.stdout.close()
+    _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+    proc.returncode = os.waitstatus_to_exitcode(status)
     done.set()
     sampler.join()
     wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         raise SystemExit(f"stage {name} failed: {' '.join(args)}")
     row = {
         "stage": name,
@@ -173,16 +175,13 @@ def _reset(ws: Path) -> None:
 
 def _score_only(ws: str, as_of: str) -> None:
     """Child stage: probabilities for every subscriber of the stored snapshot, no reasons."""
+    from churnguard.batch.duckdb_scoring import score_in_chunks
     from churnguard.config import load_settings
-    from churnguard.models.scoring import month_frame, score_month
     from churnguard.months import parse_month
 
     settings = load_settings(Path(ws))
-    month = parse_month(as_of)
-    result = score_month(
-        settings, as_of=month, frame=month_frame(settings, as_of=month), explain_share=0.0
-    )
-    print(json.dumps({"scored": result.rows}))
+    result = score_in_chunks(settings, as_of=parse_month(as_of))  # as `churnguard batch` does
+    print(json.dumps({"scored": result.rows, "chunks": result.chunks}))
 
 
 def bench_duckdb(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:

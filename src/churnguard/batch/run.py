@@ -77,8 +77,8 @@ class BatchResult:
 def _duckdb_batch(settings: Settings, *, month: date, run_date: date, push: bool) -> BatchResult:
     from ..features import build_snapshot
     from ..models.registry import champion
-    from ..models.scoring import month_frame, score_month
     from ..warnings.run import raise_warnings
+    from .duckdb_scoring import score_in_chunks
 
     champion(settings)  # no model, no batch: fail before building anything
     stages: dict[str, float] = {}
@@ -86,10 +86,9 @@ def _duckdb_batch(settings: Settings, *, month: date, run_date: date, push: bool
     build_snapshot(settings, as_of=month, engine="duckdb")
     stages["snapshot"] = time.perf_counter() - t
     t = time.perf_counter()
-    frame = month_frame(settings, as_of=month)
-    # probabilities for everyone, reasons later for the warned only
-    score_month(settings, as_of=month, frame=frame, explain_share=0.0)
-    del frame
+    # probabilities for everyone, streamed in chunks of rows (memory bounded at 10 M);
+    # reasons later, for the warned only
+    score_in_chunks(settings, as_of=month)
     stages["score"] = time.perf_counter() - t
     t = time.perf_counter()
     warned = raise_warnings(settings, as_of=month, run_date=run_date, push=push)

@@ -73,6 +73,7 @@ def show_campaign(settings: Settings, campaign_id: int) -> dict[str, Any]:
                     _M.c.stratum,
                     _M.c.level,
                     _M.c.value_tier,
+                    _M.c.top_category,
                     _M.c.churn_probability,
                     _M.c.offer,
                     _M.c.channel,

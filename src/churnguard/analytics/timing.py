@@ -193,8 +193,13 @@ def _band_rates(labels: pd.Series, bands: pd.Series, names: dict[str, Bi]) -> li
 def timing_from(
     frame: pd.DataFrame, rates: list[dict[str, Any]], *, window: Window
 ) -> TimingResult:
-    """Timing from the window's labelled frame and the monthly ``churn_rates`` rows."""
-    by_month = monthly_rates(rates, up_to=window.as_of)
+    """Timing from the window's labelled frame and the monthly ``churn_rates`` rows.
+
+    Months after the window's newest labelled month are left out: their labels
+    are not known at the as-of month.
+    """
+    # point in time: only months whose labels are known at the as-of month
+    by_month = monthly_rates(rates, up_to=window.months[-1] if window.months else window.as_of)
     overall = [r for r in by_month if r.by == "all"]
     peaks = [r.as_of for r in overall if r.peak]
     seasonal = seasonal_months(

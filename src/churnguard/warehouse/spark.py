@@ -71,11 +71,13 @@ def session(*, partitions: int = 4, driver_memory: str = "4g", cores: int | None
         from pyspark.sql import SparkSession  # noqa: TID251 - the one lazy import point
     except ImportError:
         raise SparkUnavailable(f"PySpark is not installed; {INSTALL_HINT}") from None
-    active = SparkSession.getActiveSession()
-    if active is not None or _submitted():
-        # spark-submit, Databricks or a notebook made the session: use it as configured
-        return active if active is not None else SparkSession.builder.getOrCreate()
+    if _submitted():
+        # spark-submit made the session's configuration (master, executors): use it as is
+        return SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
     _check_java()
+    active = SparkSession.getActiveSession()
+    if active is not None:  # Databricks, a notebook, or an earlier call
+        return active
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers (mapInPandas scoring) must run this interpreter, where churnguard is
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -106,6 +106,7 @@ def test_candidates_are_recent_churners_segmented_and_reachable(loop: dict[str, 
     seg = pd.DataFrame(d["segments"])
     assert {"competitor", "price", "passive"} <= set(seg["reason"])
     assert seg["customers"].sum() == d["candidates"] + sum(d["excluded"].values())
+    assert seg.loc[seg["opted_out"], "customers"].sum() >= d["excluded"]["opted_out"]
     # the control is a random share of every stratum (reason × value tier)
     share = m.groupby("stratum")["arm"].apply(lambda a: (a == "control").mean())
     big = m.groupby("stratum").size() >= 20

@@ -63,7 +63,7 @@ def plan(
     _table(
         "Churned customers by segment / 流失客户分群",
         d["segments"],
-        ["reason", "value_tier", "reachable", "customers", "arpu_before"],
+        ["reason", "value_tier", "reachable", "opted_out", "customers", "arpu_before"],
     )
     _table(
         "By offer / 按挽回方案",

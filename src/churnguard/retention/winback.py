@@ -219,13 +219,21 @@ def winback_candidates(
         medium_share=settings.value.medium_revenue_share,
     )
     df["reachable"] = df["reachable"].fillna(False).astype(bool)
+    df["opted_out"] = df["marketing_opt_out"].fillna(False).astype(bool) | df["subscriber_id"].isin(
+        opted_out(settings)
+    )
     segments = (
-        df.groupby(["reason", "value_tier", "reachable"])
+        df.groupby(["reason", "value_tier", "reachable", "opted_out"])
         .agg(customers=("subscriber_id", "size"), arpu_before=("arpu_before", "mean"))
         .reset_index()
     )
     seg_rows = [
-        {**rec, "reachable": bool(rec["reachable"]), "customers": int(rec["customers"])}
+        {
+            **rec,
+            "reachable": bool(rec["reachable"]),
+            "opted_out": bool(rec["opted_out"]),
+            "customers": int(rec["customers"]),
+        }
         for rec in segments.to_dict(orient="records")
     ]
     excluded: dict[str, int] = {}
@@ -238,11 +246,7 @@ def winback_candidates(
 
     drop(df["returned_already"].fillna(False).to_numpy(), "returned_already")
     drop((df["reason"] == "passive") & (df["arrears"].fillna(0) <= 0), "passive_without_debt")
-    drop(
-        df["marketing_opt_out"].fillna(False).astype(bool)
-        | df["subscriber_id"].isin(opted_out(settings)),
-        "opted_out",
-    )
+    drop(df["opted_out"], "opted_out")
     drop(~df["reachable"], "no_contact_data")
     drop(
         df["subscriber_id"].isin(recently_contacted(settings, run_date=run_date)),

@@ -284,7 +284,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "campaigns.col.purpose": ("类型", "Type"),
     "campaigns.funnel.returned": ("成功挽回", "Returned"),
     "campaigns.col.reason": ("流失原因", "Why they left"),
-    "campaigns.col.recency": ("回归倾向（随离网时间衰减）", "Return propensity (fades since leaving)"),
+    "campaigns.col.recency": (
+        "回归倾向（随离网时间衰减）",
+        "Return propensity (fades since leaving)",
+    ),
     "leave_reason.competitor": ("竞争流失（携号转网）", "competitor (ported out)"),
     "leave_reason.service": ("服务流失", "service"),
     "leave_reason.price": ("资费原因", "price"),

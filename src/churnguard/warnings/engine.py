@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..config.warnings import WarningSettings
+from ..models.reasons import format_values, join_texts
 from .deadlines import deadlines
 from .levels import LEVEL_RANK, LevelThresholds, assign_levels, thresholds_for
 from .rules import GroupCollectiveRule, Rule, RuleSet, ThresholdRule
@@ -66,20 +67,13 @@ def _rule_columns(rule: Rule) -> tuple[str, str]:
     return f"_hit_{rule.code}", f"_val_{rule.code}"
 
 
-def _render(values: pd.Series, rule: Rule, lang: str) -> pd.Series:
+def _render(values: pd.Series, rule: Rule, lang: str) -> np.ndarray:
     """The rule's title with each value, vectorized: prefix + formatted value + suffix."""
     template = rule.title_zh if lang == "zh" else rule.title_en
     prefix, _, suffix = template.partition("{value}")
-    v = values.astype(float)
-    if rule.format == "pct_change":
-        text = (v.abs() * 100).round().astype("Int64").astype("string")
-    elif rule.format == "share_pct":
-        text = (v * 100).round().astype("Int64").astype("string")
-    elif rule.format == "integer":
-        text = v.round().astype("Int64").astype("string")
-    else:
-        text = v.round(1).astype("string")
-    return prefix + text.fillna("?") + suffix
+    shown = format_values(values, rule.format).fillna("?").to_numpy(dtype=object)
+    out: np.ndarray = prefix + shown + suffix
+    return out
 
 
 def evaluate(
@@ -217,13 +211,14 @@ def _grade(
     # rules in order of severity, so the first reasons are the most urgent
     ordered = sorted(active, key=lambda r: -LEVEL_RANK[r.severity])
     passive = np.zeros(len(df), dtype=bool)
-    codes = pd.Series("", index=df.index, dtype="string")
-    for r in ordered:
+    hits = np.zeros((len(df), len(ordered)), dtype=bool)
+    for j, r in enumerate(ordered):
         hit = df[_rule_columns(r)[0]].fillna(False).astype(bool).to_numpy()
+        hits[:, j] = hit
         rank = np.where(hit, np.maximum(rank, LEVEL_RANK[r.severity]), rank)
         if r.passive:
             passive |= hit
-        codes = codes.where(~hit, codes + np.where(codes == "", "", ",") + r.code)
+    codes = _hit_codes(hits, [r.code for r in ordered])
     if "arrears_streak" in df.columns:
         passive |= (df["arrears_streak"].fillna(0) >= settings.passive_arrears_months).to_numpy()
     reasons = _reasons(df, ordered, n_max=settings.top_reasons)
@@ -255,12 +250,46 @@ def _grade(
     )
 
 
-def _split(values: pd.Series, sep: str) -> pd.Series:
-    """Reasons given as lists or as text joined by ``sep``, as lists."""
-    first = values.dropna().head(1)
-    if not first.empty and isinstance(first.iloc[0], list | tuple | np.ndarray):
-        return values
-    return values.astype("string").str.split(sep, regex=False)
+def _hit_codes(hits: np.ndarray, codes: list[str]) -> pd.Series:
+    """Comma-joined codes of the rules each row hit (in rule order), through distinct patterns."""
+    if hits.shape[1] == 0:
+        return pd.Series(np.full(len(hits), ""), dtype="string")
+    patterns, inverse = np.unique(hits, axis=0, return_inverse=True)
+    names = np.asarray(codes, dtype=object)
+    text = np.array([",".join(names[p]) for p in patterns], dtype=object)
+    return pd.Series(text[inverse.reshape(-1)], dtype="string")
+
+
+def _split(values: pd.Series, sep: str) -> np.ndarray:
+    """Reasons given as lists or as text joined by ``sep``: an object array of lists (or None)."""
+    arr = values.to_numpy(dtype=object)
+    seq = (list, tuple, np.ndarray)
+    lists = [
+        v.split(sep) if type(v) is str else (list(v) if isinstance(v, seq) else None) for v in arr
+    ]
+    out: np.ndarray = pd.Series(lists, dtype=object).to_numpy()
+    return out
+
+
+def _model_reasons(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The model's reasons of each row in long form: row, position, zh, en, category."""
+    zh = _split(df["top_reasons_zh"], _SEP["zh"])
+    en = _split(df["top_reasons_en"], _SEP["en"])
+    cat = _split(df["top_categories"], ",")
+    n = np.array([len(z) if z is not None else 0 for z in zh], dtype=np.int64)
+    for other in (en, cat):  # the three lists of a row go together
+        m = np.array([len(v) if v is not None else 0 for v in other], dtype=np.int64)
+        if not np.array_equal(m, n):
+            raise ValueError("model reasons: zh, en and category lists differ in length")
+    rows = np.repeat(np.arange(len(df)), n)
+    starts = np.repeat(np.cumsum(n) - n, n)
+    flat = {
+        k: np.array([x for v in lists if v is not None for x in v], dtype=object)
+        for k, lists in (("zh", zh), ("en", en), ("category", cat))
+    }
+    keep = np.array([isinstance(x, str) and len(x) > 0 for x in flat["zh"]], dtype=bool)
+    order = 1000 + np.arange(len(rows)) - starts
+    return {"row": rows[keep], "order": order[keep]} | {k: v[keep] for k, v in flat.items()}
 
 
 def _reasons(df: pd.DataFrame, ordered: list[Rule], *, n_max: int) -> dict[str, pd.Series]:
@@ -269,64 +298,51 @@ def _reasons(df: pd.DataFrame, ordered: list[Rule], *, n_max: int) -> dict[str, 
     A model reason whose category a fired rule already names is skipped, so a
     customer does not read the same cause twice.
     """
-    parts = []
+    parts: list[dict[str, np.ndarray]] = []
     for i, r in enumerate(ordered):
         hit_col, val_col = _rule_columns(r)
-        hit = df[hit_col].fillna(False).astype(bool)
+        hit = df[hit_col].fillna(False).astype(bool).to_numpy()
         if not hit.any():
             continue
-        rows = df.index[hit.to_numpy()]
-        vals = df.loc[rows, val_col]
+        rows = np.flatnonzero(hit)
+        vals = df[val_col].iloc[rows]
         parts.append(
-            pd.DataFrame(
-                {
-                    "row": rows,
-                    "order": i,
-                    "zh": _render(vals, r, "zh").to_numpy(),
-                    "en": _render(vals, r, "en").to_numpy(),
-                    "category": r.category,
-                    "source": "rule",
-                }
-            )
-        )
-    if {"top_reasons_zh", "top_reasons_en", "top_categories"} <= set(df.columns):
-        model = pd.DataFrame(
             {
-                "zh": _split(df["top_reasons_zh"], _SEP["zh"]),
-                "en": _split(df["top_reasons_en"], _SEP["en"]),
-                "category": _split(df["top_categories"], ","),
-            },
-            index=df.index,
+                "row": rows,
+                "order": np.full(len(rows), i),
+                "zh": _render(vals, r, "zh"),
+                "en": _render(vals, r, "en"),
+                "category": np.full(len(rows), r.category, dtype=object),
+                "rule": np.ones(len(rows), dtype=bool),
+            }
         )
-        model = model.dropna(subset=["zh"])
-        long = model.explode(["zh", "en", "category"]).dropna(subset=["zh"])
-        long = long[long["zh"].astype(str).str.len() > 0]
-        long = long.rename_axis("row").reset_index()
-        long["order"] = 1000 + long.groupby("row").cumcount()
-        long["source"] = "model"
-        parts.append(long)
-    if not parts:
-        empty = pd.Series(pd.NA, index=df.index, dtype="string")
+    if set(_MODEL_REASONS) <= set(df.columns):
+        model = _model_reasons(df)
+        parts.append(model | {"rule": np.zeros(len(model["row"]), dtype=bool)})
+    index = df.index
+    if not parts or not sum(len(p["row"]) for p in parts):
+        empty = pd.Series(pd.NA, index=index, dtype="string")
         return {"zh": empty.fillna(""), "en": empty.fillna(""), "category": empty}
-    allr = pd.concat(parts, ignore_index=True)
-    named = allr.loc[allr["source"] == "rule", ["row", "category"]].drop_duplicates()
-    named["_named"] = True
-    allr = allr.merge(named, on=["row", "category"], how="left")
-    allr = allr[(allr["source"] == "rule") | allr["_named"].isna()]
-    allr = allr.sort_values(["row", "order"], kind="stable")
-    allr["pos"] = allr.groupby("row").cumcount()
-    allr = allr[allr["pos"] < n_max]
+    a = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    # skip a model reason whose category a fired rule of the same row names
+    cat_code, _ = pd.factorize(pd.Series(a["category"], dtype=object), use_na_sentinel=True)
+    key = a["row"].astype(np.int64) * (int(cat_code.max()) + 2) + (cat_code + 1)
+    keep = a["rule"] | ~np.isin(key, key[a["rule"]])
+    a = {k: v[keep] for k, v in a.items()}
+    sort = np.lexsort((a["order"], a["row"]))
+    a = {k: v[sort] for k, v in a.items()}
+    first = np.r_[True, a["row"][1:] != a["row"][:-1]]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+    pos = np.arange(len(first)) - group_start
+    shown = pos < n_max
     out: dict[str, pd.Series] = {}
     for lang in ("zh", "en"):
-        wide = allr.pivot(index="row", columns="pos", values=lang).reindex(df.index)
-        text = pd.Series("", index=df.index, dtype="string")
-        for col in wide.columns:
-            piece = wide[col].astype("string")
-            sep = np.where(text == "", "", _SEP[lang])
-            text = text.where(piece.isna(), text + sep + piece)
-        out[lang] = text
-    first = allr[allr["pos"] == 0].set_index("row")["category"]
-    out["category"] = first.reindex(df.index).astype("string")
+        wide = np.full((len(df), max(n_max, 1)), None, dtype=object)
+        wide[a["row"][shown], pos[shown]] = a[lang][shown]
+        out[lang] = pd.Series(join_texts(list(wide.T), _SEP[lang]), index=index, dtype="string")
+    category = np.full(len(df), None, dtype=object)
+    category[a["row"][first]] = a["category"][first]
+    out["category"] = pd.Series(category, index=index, dtype="string")
     return out
 
 

@@ -172,6 +172,11 @@ _ZH_STOP = frozenset(
         "老家",
         "发现",
         "看看",
+        "出去",
+        "好多",
+        "不让",
+        "电话",
+        "不给",
     ]
 )
 _EN_STOP = frozenset(
@@ -344,6 +349,23 @@ def _doc_terms(texts: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "term"])
 
 
+def _distinct(ranked: pd.DataFrame, texts_of: dict[str, frozenset[str]]) -> pd.DataFrame:
+    """Drop terms found in exactly the same texts as a better-ranked one.
+
+    Template texts make a phrase and its words co-occur exactly ("信号太差" and
+    "信号好多" from one sentence): the list keeps the first of them.
+    """
+    kept: list[Any] = []
+    seen: set[frozenset[str]] = set()
+    for idx, term in zip(ranked.index, ranked["term"], strict=True):
+        key = texts_of.get(str(term), frozenset({str(term)}))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(idx)
+    return ranked.loc[kept]
+
+
 def terms_from(
     docs: pd.DataFrame, *, min_docs: int = 5, top: int = 20, window: str = ""
 ) -> TextResult:
@@ -383,9 +405,19 @@ def terms_from(
             )
         return out
 
-    ranked = agg.sort_values(["z", "term"], ascending=[False, True], kind="stable")
-    churner_terms = rows(ranked[ranked["z"] > 0].head(top))
-    other_terms = rows(ranked[ranked["z"] < 0].sort_values("z", kind="stable").head(top))
+    # categorised terms first among equals, then the shorter one (the phrase adds nothing)
+    agg = agg.assign(
+        _mapped=agg["term"].map(lambda t: not categories_of(str(t))), _len=agg["term"].str.len()
+    )
+    ranked = agg.sort_values(
+        ["z", "_mapped", "_len", "term"], ascending=[False, True, True, True], kind="stable"
+    )
+    texts_of = {
+        str(t): frozenset(g) for t, g in pairs.groupby("term")["text"] if t in set(agg["term"])
+    }
+    churner_terms = rows(_distinct(ranked[ranked["z"] > 0], texts_of).head(top))
+    others = ranked[ranked["z"] < 0].sort_values(["z", "_mapped", "_len"], kind="stable")
+    other_terms = rows(_distinct(others, texts_of).head(top))
     # share of each group's complaints mentioning a category
     text_cats = pairs.assign(category=pairs["term"].map(categories_of)).explode("category")
     text_cats = text_cats.dropna(subset=["category"])[["text", "category"]].drop_duplicates()

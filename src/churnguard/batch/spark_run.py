@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ..features.context import AsOf
@@ -153,6 +154,14 @@ class _SparkExplainer:
         return pd.concat(self.frames, ignore_index=True).drop_duplicates("subscriber_id")
 
 
+# lists from pandas, arrays from Spark's toPandas
+_SEQUENCES = (list, tuple, np.ndarray)
+
+
+def _joined(v: object) -> object:
+    return ",".join(map(str, v)) if isinstance(v, _SEQUENCES) else v
+
+
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """A frame Spark can take: lists joined as text, other objects as strings, no index."""
     out = frame.reset_index(drop=True).copy()
@@ -160,12 +169,11 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         if out[col].dtype != object:
             continue
         values = out[col]
+        if values.map(lambda v: isinstance(v, _SEQUENCES)).any():
+            out[col] = values.map(_joined)
+            continue
         first = values.dropna().head(1)
-        if not first.empty and isinstance(first.iloc[0], list | tuple):
-            out[col] = values.map(
-                lambda v: ",".join(map(str, v)) if isinstance(v, list | tuple) else v
-            )
-        elif not first.empty and isinstance(first.iloc[0], date | datetime | pd.Timestamp):
+        if not first.empty and isinstance(first.iloc[0], date | datetime | pd.Timestamp):
             continue
         else:
             out[col] = values.map(lambda v: None if v is None or v is pd.NA else str(v))

@@ -184,3 +184,36 @@ def test_pdf_is_printed_by_chromium(reports: dict[str, Written], tmp_path: Path)
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 100_000
     assert data.count(b"/Type /Page") >= 3 or data.count(b"/Type/Page") >= 3
+
+
+def test_trend_is_point_in_time_and_matches_the_kpi_churn_rates(
+    reports: dict[str, Written],
+) -> None:
+    from churnguard.retention.kpi import churn_rates
+
+    data = reports["zh"].report.data
+    section = next(s for s in reports["en"].report.sections if s.key == "trend")
+    spec = next(c.spec for c in section.charts if c.key == "trend-all")
+    months = spec["data"][0]["x"]
+    # labels of 2024-08 and 2024-09 are not known at 2024-09: the trend stops at 2024-07
+    assert months == [f"2024-0{m}" for m in range(1, 8)]
+    direct = {
+        r["as_of"]: r["churn_rate"]
+        for r in churn_rates(data.settings, months=12)
+        if r["by"] == "all"
+    }
+    assert spec["data"][0]["y"] == [direct[m] for m in months]
+    assert "2024-07" in section.summary[0]
+
+
+def test_write_report_goes_to_the_workspace_reports_folder(warned_ws: Path, tmp_path: Path) -> None:
+    from churnguard.report import write_report
+    from churnguard.report.sections import data_quality
+
+    ws = tmp_path / "ws"
+    shutil.copytree(warned_ws, ws)
+    settings = load_settings(ws)
+    path = write_report(settings, as_of="2024-09", lang="en", sections=(data_quality,))
+    assert path == ws / "reports" / "report-2024-09-en.html"
+    html = path.read_text(encoding="utf-8")
+    assert "The quarantine is empty" in html and "Monthly churn report · 2024-09" in html

@@ -30,19 +30,19 @@ PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 KEYS = [
     "trend", "timing", "survival", "reasons", "value_risk", "model", "campaigns", "personas",
-    "rules", "text", "surveys", "groups", "data_quality",
+    "rules", "text", "surveys", "groups", "team_performance", "data_quality",
 ]  # fmt: skip
 TITLES = {
     "zh": [
         "流失率趋势", "客户留存（生存分析）", "流失原因", "价值 × 风险矩阵", "模型表现",
         "挽留活动", "流失客户画像", "流失关联规则", "投诉文本挖掘", "满意度调查",
-        "集团离网与一人多卡", "数据质量",
+        "集团离网与一人多卡", "团队绩效", "数据质量",
     ],
     "en": [
         "Churn rate trend", "Survival", "Churn reasons", "Value × risk matrix",
         "Model performance", "Retention campaigns", "Churner personas",
         "Churn association rules", "Complaint text mining", "Satisfaction surveys",
-        "Group churn and second SIMs", "Data quality",
+        "Group churn and second SIMs", "Team performance", "Data quality",
     ],
 }  # fmt: skip
 
@@ -217,3 +217,18 @@ def test_write_report_goes_to_the_workspace_reports_folder(warned_ws: Path, tmp_
     assert path == ws / "reports" / "report-2024-09-en.html"
     html = path.read_text(encoding="utf-8")
     assert "The quarantine is empty" in html and "Monthly churn report · 2024-09" in html
+
+
+def test_team_performance_section_shows_the_team_kpi_table(reports: dict[str, Written]) -> None:
+    from churnguard.retention.team_kpi import team_kpis
+
+    w = reports["en"]
+    section = next(s for s in w.report.sections if s.key == "team_performance")
+    assert section.missing is None
+    by_team = team_kpis(w.report.data.settings, by="team")
+    table = section.tables[0]
+    assert [r[0] for r in table.rows] == [str(t) for t in by_team["team"]]
+    assert sum(int(r[1].replace(",", "")) for r in table.rows) == int(by_team["warnings"].sum())
+    assert int(by_team["warnings"].sum()) > 0
+    region = section.tables[1]
+    assert region.title == "Warning accuracy by region" and region.rows

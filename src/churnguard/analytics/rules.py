@@ -159,7 +159,12 @@ def rules_from(
     max_items
         Items in an antecedent at most.
     """
-    from mlxtend.frequent_patterns import association_rules, fpgrowth
+    import warnings
+
+    # mlxtend's fpcommon runs warnings.simplefilter("always", DeprecationWarning) when
+    # imported, for the whole process; keep the caller's warning filters as they were.
+    with warnings.catch_warnings():
+        from mlxtend.frequent_patterns import association_rules, fpgrowth
 
     if len(items) != len(churn):
         raise InputError("items and churn labels must have one row each")

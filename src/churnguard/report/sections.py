@@ -12,6 +12,7 @@ note, and the report shows the note instead of the section's content.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 
@@ -1087,6 +1088,101 @@ def data_quality(ctx: ReportContext) -> Section:
     )
 
 
+def team_performance(ctx: ReportContext) -> Section:
+    """Team KPIs: warnings worked in time, retention and win-back vs control, accuracy."""
+    from ..retention.team_kpi import team_kpis
+
+    def ci(v: Any) -> str:
+        if not isinstance(v, list | tuple) or len(v) != 2 or v[0] is None:
+            return "—"
+        return f"[{_pct(v[0])}, {_pct(v[1])}]"
+
+    def opt(v: Any, fmt: Callable[[float], str]) -> str:
+        return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt(float(v))
+
+    teams = ctx.memo("team_kpis:team", lambda: team_kpis(ctx.settings, by="team"))
+    regions = ctx.memo("team_kpis:region", lambda: team_kpis(ctx.settings, by="region"))
+    if teams.empty and regions.empty:
+        raise MissingInput(
+            Bi(
+                "尚无预警处理或活动记录，无法评估团队绩效。",
+                "No warnings worked and no campaigns yet: nothing to judge teams by.",
+            )
+        )
+    cols = [
+        ctx.tr("团队", "team"),
+        ctx.tr("预警数", "warnings"),
+        ctx.tr("时限内处理率", "worked within deadline"),
+        ctx.tr("挽留成功率", "retention rate"),
+        ctx.tr("增量挽留（对照组）", "incremental retention"),
+        ctx.tr("95% 区间", "95 % CI"),
+        ctx.tr("复活率", "win-back rate"),
+        ctx.tr("增量复活", "incremental win-back"),
+    ]
+    rows = [
+        [
+            str(r["team"]),
+            opt(r["warnings"], lambda v: f"{v:,.0f}"),
+            opt(r["worked_within_deadline_rate"], _pct),
+            opt(r["retention_rate"], _pct),
+            opt(r["incremental_retention"], _pct),
+            ci(r["incremental_retention_ci95"]),
+            opt(r["winback_rate"], _pct),
+            opt(r["incremental_winback"], _pct),
+        ]
+        for _, r in teams.iterrows()
+    ]
+    tables = [TableBlock(ctx.tr("按团队", "By team"), cols, rows)]
+    charts_out: list[Chart] = []
+    if not regions.empty and "warning_accuracy" in regions.columns:
+        tables.append(
+            TableBlock(
+                ctx.tr("预警准确率（按地区）", "Warning accuracy by region"),
+                [
+                    ctx.tr("地区", "region"),
+                    ctx.tr("流失客户", "churners"),
+                    ctx.tr("其中已预警", "warned before leaving"),
+                    ctx.tr("预警覆盖率", "share warned"),
+                ],
+                [
+                    [
+                        str(r["region"]),
+                        opt(r["churners"], lambda v: f"{v:,.0f}"),
+                        opt(r["warned_churners"], lambda v: f"{v:,.0f}"),
+                        opt(r["warning_accuracy"], _pct),
+                    ]
+                    for _, r in regions.iterrows()
+                ],
+            )
+        )
+        shown = regions.dropna(subset=["warning_accuracy"])
+        if not shown.empty:
+            charts_out.append(
+                Chart(
+                    "team_accuracy",
+                    charts.bar_chart(
+                        ctx.tr("预警覆盖率（按地区）", "Share of churners warned, by region"),
+                        [str(v) for v in shown["region"]],
+                        [float(v) for v in shown["warning_accuracy"]],
+                    ),
+                )
+            )
+    summary = [
+        ctx.tr(
+            "团队绩效：预警时限内处理、挽留与复活成功率，以及相对随机对照组的增量效果。",
+            "Team performance: warnings worked within their deadline, retention and win-back "
+            "success, and the increment over the random control where one exists.",
+        )
+    ]
+    return Section(
+        "team_performance",
+        ctx.tr("团队绩效", "Team performance"),
+        summary,
+        charts_out,
+        tables,
+    )
+
+
 def _titled(builder: SectionBuilder, key: str, zh: str, en: str) -> SectionBuilder:
     """Give a builder the key and bilingual title the report shows when its input is missing."""
     builder.key = key  # type: ignore[attr-defined]
@@ -1107,6 +1203,7 @@ for _b, _k, _zh, _en in (
     (complaint_text, "text", "投诉文本挖掘", "Complaint text mining"),
     (surveys, "surveys", "满意度调查", "Satisfaction surveys"),
     (groups, "groups", "集团离网与一人多卡", "Group churn and second SIMs"),
+    (team_performance, "team_performance", "团队绩效", "Team performance"),
     (data_quality, "data_quality", "数据质量", "Data quality"),
 ):
     _titled(_b, _k, _zh, _en)
@@ -1124,5 +1221,6 @@ SECTIONS: tuple[SectionBuilder, ...] = (
     complaint_text,
     surveys,
     groups,
+    team_performance,
     data_quality,
 )

@@ -158,6 +158,10 @@ def demo(
             lambda: _print_effects(settings, data, winback_id=2, care_id=3),
         ),
         ("team performance / 团队绩效", ["kpi", "--by", "team", *w]),
+        (
+            "the monthly report, Chinese and English / 月度分析报告（中英文）",
+            lambda: _write_reports(settings, as_of=as_of),
+        ),
     ]
     started = time.perf_counter()
     for i, (title, action) in enumerate(steps, 1):
@@ -179,10 +183,23 @@ def demo(
         f"  models           {settings.models_dir}\n"
         f"  worklist (XLSX)  {settings.reports_dir / 'worklist-key_accounts.xlsx'}\n"
         f"  call list        {settings.reports_dir / 'campaign-1-calls.xlsx'}\n"
+        f"  monthly report   {settings.reports_dir / f'report-{as_of}-zh.html'} "
+        f"(English: report-{as_of}-en.html)\n"
         f"Next: churnguard campaign show 1 -w {ws} · churnguard kpi --campaign 1 -w {ws} · "
         f"churnguard worklist --queue outbound_red -w {ws} · churnguard model list -w {ws}"
     )
     _dashboard_login(settings, ws)
+
+
+def _write_reports(settings: Settings, *, as_of: str) -> None:
+    """The month's report in both languages (the second reuses what the first computed)."""
+    from ..report import build_report, render_report
+
+    zh = build_report(settings, as_of=as_of, lang="zh")
+    for report in (zh, build_report(settings, as_of=as_of, lang="en", data=zh.data)):
+        path = render_report(report, settings=settings)
+        missing = f" (no input yet: {', '.join(report.missing)})" if report.missing else ""
+        console.print(f"{report.lang}: {path} — {len(report.sections)} sections{missing}")
 
 
 def _dashboard_login(settings: Settings, ws: Path) -> None:

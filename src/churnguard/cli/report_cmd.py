@@ -27,8 +27,11 @@ def report(
     ] = False,
     lang: Annotated[str, typer.Option("--lang", help="zh or en.")] = "zh",
 ) -> None:
-    """Write the monthly churn report: trend, survival, reasons, value × risk, model, campaigns,
-    personas, rules, complaint texts, surveys, groups and data quality."""
+    """Write the monthly churn report (月度报告) as one offline HTML file, PDF on request.
+
+    Sections: trend, timing, survival, reasons, value × risk, model, campaigns, personas,
+    rules, complaint texts, surveys, groups, team performance and data quality.
+    """
     from ..analytics.texts import check_lang
     from ..report import write_report
 

@@ -71,7 +71,7 @@ def test_every_section_is_in_the_page_in_its_language(
     assert len(w.html) > 3_000_000  # plotly.min.js is ~3.5 MB
     # one figure per chart div, the same in both languages
     specs = _specs(w.html)
-    divs = re.findall(r'<div class="chart" id="chart-([\w-]+)">', w.html)
+    divs = re.findall(r'<div class="chart[^"]*" id="chart-([\w-]+)"', w.html)
     assert sorted(divs) == sorted(specs) and len(specs) >= 15
     assert {"trend-all", "km-plan_id", "gain", "calibration", "pr", "value-risk"} <= set(specs)
     # personal data never in clear
@@ -232,3 +232,23 @@ def test_team_performance_section_shows_the_team_kpi_table(reports: dict[str, Wr
     assert int(by_team["warnings"].sum()) > 0
     region = section.tables[1]
     assert region.title == "Warning accuracy by region" and region.rows
+
+
+def test_charts_are_stored_as_drawn_for_viewers_without_javascript(
+    reports: dict[str, Written], warned_ws: Path, tmp_path: Path
+) -> None:
+    from churnguard.report import render_report
+
+    w = reports["zh"]
+    keys = [c.key for s in w.report.sections if not s.missing for c in s.charts]
+    assert len(keys) >= 8
+    for key in keys:  # each chart's div holds the SVG headless Chromium drew
+        body = w.html.split(f'id="chart-{key}"', 1)[1].split('<div class="chart', 1)[0]
+        assert 'class="main-svg"' in body.split("</section>", 1)[0], key
+    # still one self-contained, interactive page
+    assert "Plotly.newPlot" in w.html and 'id="chart-specs"' in w.html
+    assert not re.search(r'(src|href)="https?://', w.html)
+    plain = render_report(
+        w.report, settings=load_settings(warned_ws), out=tmp_path / "r.html", static_charts=False
+    )
+    assert 'class="main-svg"' not in plain.read_text(encoding="utf-8")

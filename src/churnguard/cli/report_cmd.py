@@ -26,6 +26,14 @@ def report(
         bool, typer.Option("--pdf", help="Also print a PDF (headless Chromium).")
     ] = False,
     lang: Annotated[str, typer.Option("--lang", help="zh or en.")] = "zh",
+    static: Annotated[
+        bool,
+        typer.Option(
+            "--static/--no-static",
+            help="Also store the charts as drawn (SVG via headless Chromium), for viewers "
+            "without JavaScript.",
+        ),
+    ] = True,
 ) -> None:
     """Write the monthly churn report (月度报告) as one offline HTML file, PDF on request.
 
@@ -37,7 +45,9 @@ def report(
 
     language = check_lang(lang)
     settings = settings_for(workspace)
-    path = write_report(settings, as_of=parse_month(as_of), lang=language, out=out, pdf=pdf)
+    path = write_report(
+        settings, as_of=parse_month(as_of), lang=language, out=out, pdf=pdf, static_charts=static
+    )
     console.print(f"report written to {path}")
     if pdf:
         console.print(f"PDF written to {path.with_suffix('.pdf')}")

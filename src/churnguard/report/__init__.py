@@ -128,6 +128,7 @@ def write_report(
     pdf: bool = False,
     sections: Sequence[SectionBuilder] = SECTIONS,
     data: ReportData | None = None,
+    static_charts: bool = True,
 ) -> Path:
     """Write the monthly report of ``as_of`` as HTML (and PDF beside it); the HTML path.
 
@@ -136,14 +137,23 @@ def write_report(
     language's report of the same month) to reuse what was computed.
     """
     report = build_report(settings, as_of=as_of, lang=lang, sections=sections, data=data)
-    return render_report(report, settings=settings, out=out, pdf=pdf)
+    return render_report(report, settings=settings, out=out, pdf=pdf, static_charts=static_charts)
 
 
 def render_report(
-    report: Report, *, settings: Settings, out: Path | None = None, pdf: bool = False
+    report: Report,
+    *,
+    settings: Settings,
+    out: Path | None = None,
+    pdf: bool = False,
+    static_charts: bool = True,
 ) -> Path:
-    """Write a built report as HTML (and PDF beside it); the HTML path."""
-    from .render import generated_at, render_html, write_pdf
+    """Write a built report as HTML (and PDF beside it); the HTML path.
+
+    With ``static_charts`` the charts are also stored as drawn (SVG, by headless
+    Chromium when it is installed), so the file shows them without JavaScript too.
+    """
+    from .render import freeze_charts, generated_at, render_html, write_pdf
 
     month = f"{report.as_of:%Y-%m}"
     path = out or settings.reports_dir / f"report-{month}-{report.lang}.html"
@@ -161,6 +171,8 @@ def render_report(
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
+    if static_charts and any(c for s in report.sections if not s.missing for c in s.charts):
+        freeze_charts(path)
     if pdf:
         write_pdf(path, path.with_suffix(".pdf"))
     return path

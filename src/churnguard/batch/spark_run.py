@@ -33,26 +33,6 @@ __all__ = ["SparkOutputs", "run_spark_month"]
 
 log = logging.getLogger(__name__)
 
-# The columns warnings/run.py joins from value and from the subscriber profile.
-_VALUE_COLUMNS = (
-    "value_tier",
-    "clv",
-    "margin_3m",
-    "lifecycle",
-    "loyalty",
-    "risk_band",
-    "rfm_segment",
-    "tenure_months",
-)
-_PROFILE_COLUMNS = (
-    "group_id",
-    "marketing_opt_out",
-    "service_type",
-    "payment_type",
-    "customer_type",
-    "region",
-)
-_MATRIX_COLUMNS = ("value_tier", "risk_band", "arpu_3m", "clv", "churn_probability")
 SCORES_TABLE = "churnguard_scores"
 WARNINGS_TABLE = "churnguard_warnings"
 GROUP_WARNINGS_TABLE = "churnguard_group_warnings"
@@ -91,41 +71,22 @@ def _scoring_base(
 ) -> ir.Table:
     """Snapshot ⨝ scores ⨝ value ⨝ profile on Spark, narrowed to what the run reads.
 
-    Mirrors :func:`churnguard.warnings.run.scoring_base`, whose table listing and
-    score look-up are DuckDB's.
+    The same join as :func:`churnguard.warnings.run.scoring_base`, from the tables
+    this run registered (whose table listing and score look-up are DuckDB's).
     """
-    from ..value import customer_value
-    from ..value.customer_value import active_subscribers
-    from ..warnings.engine import read_columns
+    from ..warnings.run import join_base, narrow_base
 
-    snap = backend.table("_cg_snapshot").drop("as_of")
-    scores = backend.table("_cg_scores")
-    tables: dict[str, Any] = {
+    tables: dict[str, ir.Table] = {
         n: backend.table(n) for n in ("subscribers", "billing", "usage") if n in present
     }
-    value = customer_value(
-        tables,
+    base = join_base(
+        settings,
+        snap=backend.table("_cg_snapshot").drop("as_of"),
+        scores=backend.table("_cg_scores"),
+        tables=tables,
         as_of=month,
-        settings=settings.value,
-        risk=scores.select("subscriber_id", "churn_probability"),
     )
-    value = value.select(
-        "subscriber_id",
-        *[c for c in _VALUE_COLUMNS if c in value.columns],
-        **({} if "arpu_3m" in snap.columns else {"arpu_3m": value.arpu_3m}),
-    )
-    subs = active_subscribers(tables["subscribers"], as_of=month)
-    profile = subs.select("subscriber_id", *[c for c in _PROFILE_COLUMNS if c not in snap.columns])
-    sc = scores.select(
-        "subscriber_id", "churn_probability", "top_reasons_zh", "top_reasons_en", "top_categories"
-    )
-    base = (
-        snap.join(sc, "subscriber_id").join(value, "subscriber_id").join(profile, "subscriber_id")
-    )
-    base = base.mutate(top_categories=base.top_categories.split(","))
-    rules.check_columns(base.columns)
-    wanted = read_columns(rules) | set(_MATRIX_COLUMNS)
-    return base.select(*[c for c in base.columns if c in wanted])
+    return narrow_base(base, rules=rules)
 
 
 class _SparkExplainer:

@@ -249,14 +249,31 @@ def scoring_base(
         scores_t = backend.create_table("_cg_warn_scores", scores[cols], temp=True, overwrite=True)
     snap = backend.table("feature_snapshots")
     snap = snap.filter(snap.as_of == as_of).drop("as_of")
-    tables: dict[str, Any] = {
-        name: backend.table(name) for name in ("subscribers", "billing", "usage") if name in present
+    tables: dict[str, ir.Table] = {
+        n: backend.table(n) for n in ("subscribers", "billing", "usage") if n in present
     }
+    return join_base(settings, snap=snap, scores=scores_t, tables=tables, as_of=as_of), version
+
+
+def join_base(
+    settings: Settings,
+    *,
+    snap: ir.Table,
+    scores: ir.Table,
+    tables: dict[str, ir.Table],
+    as_of: date,
+) -> ir.Table:
+    """Snapshot ⨝ scores ⨝ value ⨝ profile on any Ibis backend (DuckDB, PySpark).
+
+    ``snap`` is the month's snapshot without ``as_of``; ``scores`` has
+    ``subscriber_id``, ``churn_probability`` and the stored reason columns;
+    ``tables`` the contract tables ``subscribers`` (required), ``billing``, ``usage``.
+    """
     value = customer_value(
         tables,
         as_of=as_of,
         settings=settings.value,
-        risk=scores_t.select("subscriber_id", "churn_probability"),
+        risk=scores.select("subscriber_id", "churn_probability"),
     )
     value = value.select(
         "subscriber_id",
@@ -265,13 +282,19 @@ def scoring_base(
     )
     subs = active_subscribers(tables["subscribers"], as_of=as_of)
     profile = subs.select("subscriber_id", *[c for c in _PROFILE_COLUMNS if c not in snap.columns])
-    sc = scores_t.select("subscriber_id", "churn_probability", *_REASONS)
+    sc = scores.select("subscriber_id", "churn_probability", *_REASONS)
     base = (
         snap.join(sc, "subscriber_id").join(value, "subscriber_id").join(profile, "subscriber_id")
     )
     # top_categories is stored as text "a,b,c": split into a list for the engine
-    base = base.mutate(top_categories=base.top_categories.split(","))
-    return base, version
+    return base.mutate(top_categories=base.top_categories.split(","))
+
+
+def narrow_base(base: ir.Table, *, rules: RuleSet) -> ir.Table:
+    """``base`` with only the columns the rules, levels and matrix read (checked first)."""
+    rules.check_columns(base.columns)  # the error names close matches among all columns
+    wanted = read_columns(rules) | set(_MATRIX_COLUMNS)
+    return base.select(*[c for c in base.columns if c in wanted])
 
 
 _REASONS = ("top_reasons_zh", "top_reasons_en", "top_categories")
@@ -287,9 +310,7 @@ def _materialize(backend: Any, base: ir.Table, *, rules: RuleSet) -> ir.Table:
     expression, each query would recompute customer value over billing and usage.
     The table lives on the (read-only) connection until it is closed.
     """
-    rules.check_columns(base.columns)  # the error names close matches among all columns
-    wanted = read_columns(rules) | set(_MATRIX_COLUMNS)
-    narrow = base.select(*[c for c in base.columns if c in wanted])
+    narrow = narrow_base(base, rules=rules)
     return backend.create_table("_cg_warn_base", narrow, temp=True, overwrite=True)
 
 

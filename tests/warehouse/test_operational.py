@@ -104,3 +104,74 @@ def test_postgresql(postgres_url: str, tmp_path) -> None:  # type: ignore[no-unt
         assert row is not None and row.metrics == {"roc_auc": 0.8} and row.features == ["a", "b"]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM model_versions")).scalar() == 1
+
+
+@pytest.mark.parametrize("engine_kind", ["sqlite", "postgresql"])
+def test_bulk_insert_stores_what_the_orm_stores(
+    engine_kind: str, tmp_path, request: pytest.FixtureRequest
+) -> None:  # type: ignore[no-untyped-def]
+    """Columnar inserts convert NA, numpy scalars, dates and booleans as row inserts do."""
+    import numpy as np
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from churnguard.warehouse.operational import bulk_insert
+    from churnguard.warnings.store import CustomerWarning
+
+    overrides = (
+        {"operational": {"url": request.getfixturevalue("postgres_url")}}
+        if engine_kind == "postgresql"
+        else {}
+    )
+    settings = load_settings(tmp_path / "ws", create=True, overrides=overrides)
+    table = CustomerWarning.__table__
+    now = datetime(2025, 1, 6, 8, 30, 15, 123456, tzinfo=UTC)
+    frame = pd.DataFrame(
+        {
+            "subscriber_id": ["S1", "S2", "S3"],
+            "as_of": [date(2024, 12, 1)] * 3,
+            "last_seen_as_of": [date(2024, 12, 1)] * 3,
+            "raised_on": [date(2025, 1, 6)] * 3,
+            "level": ["red", "orange", "yellow"],
+            "model_level": ["red", None, pd.NA],
+            "probability": np.array([0.9, 0.5, 0.25]),
+            "clv": [1200.5, np.nan, 3.0],
+            "rule_codes": ["W001,W008", "", "W002"],
+            "reasons_zh": ["欠费 2 个月", "", "通话下降"],
+            "reasons_en": ["arrears 2 months", "", "calls down"],
+            "churn_type": ["passive", "competitor", "service"],
+            "next_step_zh": ["催缴", "挽留", "关怀"],
+            "next_step_en": ["collect", "retain", "care"],
+            "passive": np.array([True, False, False]),
+            "retention_target": [False, True, True],
+            "queue": ["collections", "account_managers", "telesales"],
+            "deadline": [date(2025, 1, 8), date(2025, 1, 10), date(2025, 1, 13)],
+            "status": "open",
+            "created_at": now,
+        }
+    )
+    with session_scope(settings) as s:
+        assert bulk_insert(s, table, frame) == 3
+        records = frame.assign(subscriber_id=frame["subscriber_id"] + "-orm")
+        records = records.astype(object).where(records.notna(), None)
+        s.execute(
+            sa.insert(table),
+            [
+                {k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+                for r in records.to_dict("records")
+            ],
+        )
+    with session_scope(settings) as s:
+        got = pd.DataFrame(
+            s.execute(sa.select(table).order_by(table.c.subscriber_id)).mappings().all()
+        )
+    bulk = got[~got["subscriber_id"].str.endswith("-orm")].drop(columns="id")
+    orm = got[got["subscriber_id"].str.endswith("-orm")].drop(columns="id")
+    orm = orm.assign(subscriber_id=orm["subscriber_id"].str.removesuffix("-orm"))
+    pd.testing.assert_frame_equal(bulk.reset_index(drop=True), orm.reset_index(drop=True))
+    assert bulk["model_level"].tolist() == ["red", None, None]
+    assert bulk["passive"].tolist() == [True, False, False]
+    assert bulk["deadline"].tolist() == [date(2025, 1, 8), date(2025, 1, 10), date(2025, 1, 13)]
+    assert bulk["clv"].isna().tolist() == [False, True, False]
+    with session_scope(settings) as s, pytest.raises(ValueError, match="no column"):
+        bulk_insert(s, table, frame.assign(nonsense=1))

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..warehouse.operational import Base
+from ..warehouse.operational import Base, bulk_insert
 from .engine import WarningBatch
 from .levels import LEVEL_RANK
 
@@ -172,27 +171,20 @@ def _close(session: Session, ids: list[int], *, on: date, reason: str) -> None:
         )
 
 
-def _records(
-    frame: pd.DataFrame, *, model_version: str | None, now: datetime
-) -> list[dict[str, Any]]:
-    out = frame.rename(columns={"churn_probability": "probability"}).copy()
-    out["last_seen_as_of"] = out["as_of"]
-    out["status"] = "open"
-    out["created_at"] = now
-    out["model_version"] = model_version
-    for col in _WARNING_COLUMNS:
-        if col not in out.columns:
-            out[col] = None
-    out = out[_WARNING_COLUMNS].astype(object).where(out[_WARNING_COLUMNS].notna(), None)
+def _record_frame(frame: pd.DataFrame, *, model_version: str | None, now: datetime) -> pd.DataFrame:
+    """The warnings to insert, as columns of the ``warnings`` table (without ``id``)."""
+    out = frame.rename(columns={"churn_probability": "probability"})
+    extra = {
+        "last_seen_as_of": out["as_of"],
+        "status": "open",
+        "created_at": now,
+        "model_version": model_version,
+    }
+    cols = {c: out[c] if c in out.columns else extra.get(c) for c in _WARNING_COLUMNS}
+    table = pd.DataFrame(cols, index=out.index)
     for col in ("rule_codes", "reasons_zh", "reasons_en"):
-        out[col] = out[col].where(out[col].notna(), "")
-    for col in out.columns:  # numpy scalars -> Python values the DB drivers accept
-        values = out[col].to_numpy(dtype=object)
-        if len(values) and isinstance(values[0], np.generic):
-            out[col] = [v.item() if isinstance(v, np.generic) else v for v in values]
-    # zip over plain lists: far faster than DataFrame.to_dict on 100 k+ rows
-    cols = list(out.columns)
-    return [dict(zip(cols, row, strict=True)) for row in out.to_numpy(dtype=object).tolist()]
+        table[col] = table[col].where(table[col].notna(), "")
+    return table
 
 
 def record(
@@ -242,13 +234,23 @@ def record(
     _close(session, fell["id"].astype(int).tolist(), on=run, reason="risk_fell")
     for part in _chunks(keep["id"].astype(int).tolist()):
         session.execute(sa.update(_W).where(_W.c.id.in_(part)).values(last_seen_as_of=batch.as_of))
-    insert_ids = set(merged.loc[merged["_merge"] == "left_only", "subscriber_id"])
-    insert_ids |= set(escalate["subscriber_id"]) | set(rewarn["subscriber_id"])
-    to_insert = new[new["subscriber_id"].isin(insert_ids)]
-    records = _records(to_insert, model_version=model_version, now=now)
+    insert_ids = pd.concat(
+        [
+            merged.loc[merged["_merge"] == "left_only", "subscriber_id"],
+            escalate["subscriber_id"],
+            rewarn["subscriber_id"],
+        ]
+    )
+    to_insert = new[new["subscriber_id"].isin(insert_ids.to_numpy())]
     summary.inserted_subscribers = to_insert["subscriber_id"].astype(str).tolist()
-    for part in _chunks(records):
-        summary.new_ids += list(session.execute(sa.insert(_W).returning(_W.c.id), part).scalars())
+    before = session.scalar(sa.select(sa.func.max(_W.c.id))) or 0
+    bulk_insert(session, _W, _record_frame(to_insert, model_version=model_version, now=now))
+    # this transaction's rows: ids above the largest before it, stamped with this run
+    summary.new_ids = list(
+        session.scalars(
+            sa.select(_W.c.id).where(_W.c.id > before, _W.c.created_at == now).order_by(_W.c.id)
+        )
+    )
     summary.new = int((merged["_merge"] == "left_only").sum())
     summary.escalated = len(escalate)
     summary.rewarned = len(rewarn)

@@ -19,7 +19,7 @@ from .store import AuditEvent
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["ACTIONS", "append", "list_events"]
+__all__ = ["ACTIONS", "append", "campaign_planned", "list_events"]
 
 _A = cast(sa.Table, AuditEvent.__table__)
 
@@ -65,6 +65,31 @@ def append(
                 request_id=request_id,
             )
         )
+
+
+def campaign_planned(
+    settings: Settings,
+    *,
+    actor: str,
+    role: str | None,
+    plan: dict[str, Any],
+    params: dict[str, Any],
+    request_id: str | None,
+) -> None:
+    """Audit a planned campaign (retention, win-back or care): its parameters and arm sizes.
+
+    ``plan`` is the planning result's ``to_dict()`` (``campaign_id``, ``treated``,
+    ``control``); ``params`` what the caller asked for (no personal data).
+    """
+    append(
+        settings,
+        actor=actor,
+        role=role,
+        action="campaign.planned",
+        target=f"campaign:{plan['campaign_id']}",
+        details={**params, "treated": plan["treated"], "control": plan["control"]},
+        request_id=request_id,
+    )
 
 
 def list_events(

@@ -56,19 +56,16 @@ def plan(
         created_by=principal.name,
     )
     out = result.to_dict()
-    audit.append(
+    audit.campaign_planned(
         settings,
         actor=principal.name,
         role=principal.role,
-        action="campaign.planned",
-        target=f"campaign:{result.campaign_id}",
-        details={
+        plan=out,
+        params={
             "as_of": body.as_of,
             "budget": body.budget,
             "holdout": body.holdout,
             "explore": body.explore,
-            "treated": result.treated,
-            "control": result.control,
         },
         request_id=request_id(request),
     )

@@ -49,19 +49,16 @@ def plan_winback(
         created_by=principal.name,
     )
     out = result.to_dict()
-    audit.append(
+    audit.campaign_planned(
         settings,
         actor=principal.name,
         role=principal.role,
-        action="campaign.planned",
-        target=f"campaign:{out['campaign_id']}",
-        details={
+        plan=out,
+        params={
             "purpose": "winback",
             "as_of": body.as_of,
             "budget": body.budget,
             "holdout": body.holdout,
-            "treated": out["treated"],
-            "control": out["control"],
         },
         request_id=request_id(request),
     )
@@ -97,19 +94,12 @@ def run_care(
         created_by=principal.name,
     )
     out = run.to_dict()
-    audit.append(
+    audit.campaign_planned(
         settings,
         actor=principal.name,
         role=principal.role,
-        action="campaign.planned",
-        target=f"campaign:{out['campaign_id']}",
-        details={
-            "purpose": "care",
-            "program": code,
-            "as_of": body.as_of,
-            "treated": out["treated"],
-            "control": out["control"],
-        },
+        plan=out,
+        params={"purpose": "care", "program": code, "as_of": body.as_of},
         request_id=request_id(request),
     )
     return out

@@ -312,6 +312,9 @@ def main() -> None:
         help="DuckDB: [warehouse] memory_limit for the timed stages, e.g. 6GB (8 GB target)",
     )
     ap.add_argument("--root", type=Path, default=None, help="cache [default: /tmp/cg-scale-N-M]")
+    ap.add_argument(
+        "--prepare-only", action="store_true", help="simulate, ingest and train, then stop"
+    )
     ap.add_argument("--score-only", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--as-of-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -322,6 +325,8 @@ def main() -> None:
     root = args.root or Path(f"/tmp/cg-scale-{args.subscribers}-{args.months}")
     root.mkdir(parents=True, exist_ok=True)
     prepare(args, root)
+    if args.prepare_only:
+        return
     rows = bench_duckdb(args, root) if args.engine == "duckdb" else bench_spark(args, root)
     total = 0.0
     for r in rows:

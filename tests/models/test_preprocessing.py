@@ -52,3 +52,18 @@ def test_missing_feature_column_is_named(flat: pd.DataFrame) -> None:
 def test_plan_round_trip(flat: pd.DataFrame) -> None:
     plan = infer_plan(flat, exclude=("churned",))
     assert ColumnPlan.from_dict(plan.to_dict()) == plan
+
+
+def test_categoricals_are_stripped_text_with_blanks_missing_whatever_the_input_type() -> None:
+    values = [" tv ", "tv", "", None, np.nan, pd.NA, 3, "3", True, "  ", "Mobile"]
+    expected = ["tv", "tv", MISSING, MISSING, MISSING, MISSING, "3", "3", "True", MISSING, "Mobile"]
+    plan = ColumnPlan(numeric=(), continuous=(), categorical=("c",))
+    as_object = prepare_frame(pd.DataFrame({"c": pd.Series(values, dtype=object)}), plan)
+    assert as_object["c"].tolist() == expected
+    assert as_object["c"].dtype == object
+    text = pd.Series([" tv ", None, "", "broadband"], dtype="string", index=[7, 3, 5, 1])
+    from_text = prepare_frame(pd.DataFrame({"c": text}), plan)
+    assert from_text["c"].tolist() == ["tv", MISSING, MISSING, "broadband"]
+    assert from_text.index.tolist() == [7, 3, 5, 1]
+    cats = pd.Series(pd.Categorical(["a ", None, "b", "a "]))
+    assert prepare_frame(pd.DataFrame({"c": cats}), plan)["c"].tolist() == ["a", MISSING, "b", "a"]

@@ -22,6 +22,13 @@ class WarehouseSettings(_Section):
     path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the workspace")
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB'")
+    snapshot_partition_rows: int = Field(
+        2_000_000,
+        ge=1,
+        description="a features snapshot of a larger base is built in subscriber partitions "
+        "of about this many subscribers (a group's members stay together), so its joins and "
+        "aggregates fit in memory; lower it when a build runs out of memory_limit",
+    )
 
 
 class OperationalSettings(_Section):

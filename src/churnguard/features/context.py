@@ -25,6 +25,7 @@ __all__ = [
     "empty_table",
     "month_start",
     "parse_month",
+    "partition_key",
     "table_names",
 ]
 
@@ -140,15 +141,33 @@ def table_names(backend: Any) -> set[str]:
     return set(backend.list_tables())
 
 
+def partition_key(subscribers: ir.Table, parts: int) -> ir.IntegerValue:
+    """A subscriber's partition in ``0 .. parts - 1``; the members of a group share one.
+
+    The key hashes the group (the subscriber itself when in no group), so group
+    features, which count a group's members and churners, see the whole group.
+    """
+    key = subscribers.group_id.fill_null(subscribers.subscriber_id)
+    return (key.hash() % parts).abs()
+
+
 class Sources:
     """The contract tables on one Ibis backend, with only the contract columns.
 
     A table the warehouse does not hold (every table but ``subscribers`` is
     optional) reads as empty, so its features come out NULL or their fill value.
+
+    With ``partition=(k, parts)`` every table keyed by subscriber holds only the
+    rows of the subscribers in partition ``k`` (see :func:`partition_key`), so a
+    snapshot can be built one slice of the base at a time; reference tables
+    (plans) are whole.
     """
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, *, partition: tuple[int, int] | None = None) -> None:
+        if partition is not None and not 0 <= partition[0] < partition[1]:
+            raise InputError(f"partition {partition[0]} of {partition[1]} does not exist")
         self.backend = backend
+        self.partition = partition
         self._present = table_names(backend)
         self._cache: dict[str, ir.Table] = {}
 
@@ -174,8 +193,17 @@ class Sources:
                 )
             else:
                 t = self._empty(name)
+            if self.partition is not None and "subscriber_id" in columns:
+                t = self._slice(name, t)
             self._cache[name] = t
         return self._cache[name]
+
+    def _slice(self, name: str, t: ir.Table) -> ir.Table:
+        assert self.partition is not None
+        k, parts = self.partition
+        if name == "subscribers":
+            return t.filter(partition_key(t, parts) == k)
+        return t.filter(t.subscriber_id.isin(self["subscribers"].subscriber_id))
 
     def _empty(self, name: str) -> ir.Table:
         # Derived from subscribers (always present) rather than an in-memory table,

@@ -37,16 +37,22 @@ Engine = Literal["duckdb", "spark"]
 _SERVICE = "_service_type"
 
 
-def snapshot_expr(backend: Any, *, as_of: date | str) -> ir.Table:
+def snapshot_expr(
+    backend: Any, *, as_of: date | str, partition: tuple[int, int] | None = None
+) -> ir.Table:
     """The snapshot at ``as_of`` as an Ibis expression on ``backend``.
 
     One row per subscriber active at the end of the as-of month (activated by
     then, no churn dated by then), with ``as_of``, ``subscriber_id`` and the
     catalog's features in order. Only rows dated up to the end of the month
     are read. Nothing is executed.
+
+    ``partition=(k, parts)`` gives the rows of partition ``k`` only (members of
+    a group stay together, see :func:`~churnguard.features.context.partition_key`);
+    the union of all partitions is the whole snapshot.
     """
     asof = AsOf(parse_month(as_of))
-    src = Sources(backend)
+    src = Sources(backend, partition=partition)
     pop = population(src, asof)
     result = pop.select("subscriber_id", **{_SERVICE: pop.service_type})
 
@@ -139,8 +145,14 @@ def build_snapshot(
     try:
         engines.check_coverage(con, asof)
         if engine == "duckdb":
-            sql = str(con.compile(snapshot_expr(con, as_of=asof.month)))
-            store.replace_snapshot(con, asof.month, select_sql=sql, engine=engine)
+            parts = _partitions(con, settings.warehouse.snapshot_partition_rows)
+            sqls = [
+                str(con.compile(snapshot_expr(con, as_of=asof.month, partition=p)))
+                for p in ([None] if parts == 1 else [(k, parts) for k in range(parts)])
+            ]
+            if parts > 1:
+                log.info("snapshot %s: built in %d subscriber partitions", asof, parts)
+            store.replace_snapshot(con, asof.month, select_sql=sqls, engine=engine)
         else:
             parquet_glob = engines.spark_snapshot(settings, con, asof)
             select = f"SELECT * FROM read_parquet('{parquet_glob}', hive_partitioning = false)"
@@ -161,6 +173,12 @@ def build_snapshot(
     )
     log.info("snapshot %s built on %s: %d subscribers", asof, engine, info.subscribers)
     return info
+
+
+def _partitions(backend: Any, rows: int) -> int:
+    """How many subscriber partitions keep a snapshot build near ``rows`` subscribers each."""
+    got = backend.con.execute("SELECT count(*) FROM subscribers").fetchone()
+    return max(1, -(-int(got[0] if got else 0) // rows))
 
 
 def load_snapshot(

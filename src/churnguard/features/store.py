@@ -70,8 +70,15 @@ def _ensure_tables(con: Any) -> None:
     )
 
 
-def replace_snapshot(backend: Any, as_of: date, *, select_sql: str, engine: str) -> None:
-    """Replace the rows of ``as_of`` with the result of ``select_sql``, in one transaction."""
+def replace_snapshot(
+    backend: Any, as_of: date, *, select_sql: str | Sequence[str], engine: str
+) -> None:
+    """Replace the rows of ``as_of`` with the result of ``select_sql``, in one transaction.
+
+    A sequence of queries (the partitions of a snapshot) is inserted one after the
+    other, each a bounded amount of work, in the same transaction.
+    """
+    queries = [select_sql] if isinstance(select_sql, str) else list(select_sql)
     con = _raw(backend)
     _ensure_tables(con)
     # Readers order by subscriber themselves; without insertion order the INSERT streams
@@ -81,7 +88,8 @@ def replace_snapshot(backend: Any, as_of: date, *, select_sql: str, engine: str)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DELETE FROM {SNAPSHOT_TABLE} WHERE as_of = ?", [as_of])
-        con.execute(f"INSERT INTO {SNAPSHOT_TABLE} BY NAME {select_sql}")
+        for sql in queries:
+            con.execute(f"INSERT INTO {SNAPSHOT_TABLE} BY NAME {sql}")
         n = con.execute(
             f"SELECT count(*) FROM {SNAPSHOT_TABLE} WHERE as_of = ?", [as_of]
         ).fetchone()

@@ -174,6 +174,20 @@ def _monotonic_or_id(values: pd.Series) -> bool:
     return bool(v.is_monotonic_increasing or v.is_monotonic_decreasing or span <= 1.5 * len(v))
 
 
+def _category_labels(col: pd.Series) -> np.ndarray:
+    """The column as stripped text with blanks as :data:`MISSING` (object array).
+
+    Text work is done once per distinct value, not per row: a categorical column
+    has a handful of levels, and stripping a million strings cost ~0.3 s a column.
+    """
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    text = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string").str.strip()
+    labels = text.fillna(MISSING).replace("", MISSING).to_numpy(dtype=object)
+    table = np.append(labels, np.array([MISSING], dtype=object))  # code -1 (NA) → last
+    out: np.ndarray = table[codes]
+    return out
+
+
 def prepare_frame(frame: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
     """The plan's feature columns with stable dtypes: float numerics and string categoricals.
 
@@ -192,8 +206,7 @@ def prepare_frame(frame: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
             values = pd.to_numeric(frame[name].astype("string").str.strip(), errors="coerce")
         out[name] = values.astype("float64", copy=False)  # already a new column
     for name in plan.categorical:
-        text = frame[name].astype("string").str.strip()
-        out[name] = text.fillna(MISSING).replace("", MISSING).astype(object)
+        out[name] = pd.Series(_category_labels(frame[name]), index=frame.index, copy=False)
     # The columns are new arrays: keep them as they are. Consolidating them into one
     # block copied the whole frame again (~3 s on a million rows × 100 features, most of
     # it first touches of fresh memory), and the families read column by column anyway.

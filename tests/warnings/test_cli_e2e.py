@@ -160,3 +160,38 @@ def test_explanations_from_the_frame_in_memory_equal_the_stored_rows(trained: Pa
         ),
         read,
     )
+
+
+def test_explanations_in_chunks_equal_one_pass(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Explanations are computed a bounded chunk at a time; chunks change nothing."""
+    from datetime import date
+
+    from churnguard.config import load_settings
+    from churnguard.features import iter_snapshot, load_snapshot
+    from churnguard.models import scoring
+    from churnguard.models.registry import champion
+
+    settings = load_settings(trained)
+    month = date(2024, 11, 1)
+    version = champion(settings)["version"]
+    frame = load_snapshot(settings, as_of=month)
+    ids = frame["subscriber_id"].iloc[::7].astype(str).tolist()
+    whole = scoring.explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids)
+    assert len(whole) == len(ids) and whole["top_reasons_en"].notna().all()
+    monkeypatch.setattr(scoring, "EXPLAIN_CHUNK", 37)
+    for held in (None, frame):
+        chunked = scoring.explain_subscribers(
+            settings, as_of=month, version=version, subscriber_ids=ids, frame=held
+        )
+        pd.testing.assert_frame_equal(chunked, whole)
+    parts = list(iter_snapshot(settings, as_of=month, subscriber_ids=ids, rows_per_chunk=50))
+    assert max(len(p) for p in parts) <= 50 and len(parts) == -(-len(ids) // 50)
+    pd.testing.assert_frame_equal(
+        pd.concat(parts, ignore_index=True), frame.iloc[::7].reset_index(drop=True)
+    )
+    everyone = pd.concat(
+        iter_snapshot(settings, as_of=month, rows_per_chunk=300), ignore_index=True
+    )
+    pd.testing.assert_frame_equal(everyone, frame)

@@ -2,7 +2,8 @@
 
 Stages call:
 
-- :func:`build_snapshot` / :func:`load_snapshot` — store and read the snapshot of a month;
+- :func:`build_snapshot` / :func:`load_snapshot` / :func:`iter_snapshot` — store and read
+  the snapshot of a month (whole, or in bounded chunks);
 - :func:`snapshot_expr` — the pure Ibis expression (scoring, Spark, parity);
 - :func:`label_expr` / :func:`build_labels` / :func:`labeled_as_ofs` — labels;
 - :func:`training_frame` — stacked snapshots with their labels;
@@ -21,7 +22,7 @@ from .registry import (
     feature,
     feature_columns,
 )
-from .snapshot import SnapshotInfo, build_snapshot, load_snapshot, snapshot_expr
+from .snapshot import SnapshotInfo, build_snapshot, iter_snapshot, load_snapshot, snapshot_expr
 from .training import training_frame
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "categorical_columns",
     "feature",
     "feature_columns",
+    "iter_snapshot",
     "label_expr",
     "label_lag_months",
     "labeled_as_ofs",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from ..config import Settings
 
-__all__ = ["SnapshotInfo", "build_snapshot", "load_snapshot", "snapshot_expr"]
+__all__ = ["SnapshotInfo", "build_snapshot", "iter_snapshot", "load_snapshot", "snapshot_expr"]
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,20 @@ def _partitions(backend: Any, rows: int) -> int:
     return max(1, -(-int(got[0] if got else 0) // rows))
 
 
+def _open_snapshot(settings: Settings, asof: AsOf) -> Any:
+    """The warehouse, read-only, after checking that it holds the snapshot of ``asof``."""
+    from . import engines, store
+
+    con = engines.open_warehouse(settings, read_only=True)
+    if not store.has_snapshot(con, asof.month):
+        con.disconnect()
+        raise NotFoundError(
+            f"no feature snapshot for {asof} in {settings.warehouse_path}; run "
+            f"'churnguard features build --as-of {asof} --workspace {settings.workspace}'"
+        )
+    return con
+
+
 def load_snapshot(
     settings: Settings, *, as_of: date | str, subscriber_ids: Sequence[str] | None = None
 ) -> pd.DataFrame:
@@ -191,16 +205,37 @@ def load_snapshot(
     NotFoundError
         No snapshot of that month (or one built by an older catalog) is stored.
     """
-    from . import engines, store
+    from . import store
 
     asof = AsOf(parse_month(as_of))
-    con = engines.open_warehouse(settings, read_only=True)
+    con = _open_snapshot(settings, asof)
     try:
-        if not store.has_snapshot(con, asof.month):
-            raise NotFoundError(
-                f"no feature snapshot for {asof} in {settings.warehouse_path}; run "
-                f"'churnguard features build --as-of {asof} --workspace {settings.workspace}'"
-            )
         return store.read_snapshot(con, asof.month, subscriber_ids=subscriber_ids)
+    finally:
+        con.disconnect()
+
+
+def iter_snapshot(
+    settings: Settings,
+    *,
+    as_of: date | str,
+    subscriber_ids: Sequence[str] | None = None,
+    rows_per_chunk: int = 250_000,
+) -> Iterator[pd.DataFrame]:
+    """:func:`load_snapshot` in frames of at most ``rows_per_chunk`` rows, by subscriber.
+
+    Raises
+    ------
+    NotFoundError
+        No snapshot of that month (or one built by an older catalog) is stored.
+    """
+    from . import store
+
+    asof = AsOf(parse_month(as_of))
+    con = _open_snapshot(settings, asof)
+    try:
+        yield from store.iter_snapshot(
+            con, asof.month, subscriber_ids=subscriber_ids, rows_per_chunk=rows_per_chunk
+        )
     finally:
         con.disconnect()

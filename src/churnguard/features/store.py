@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 __all__ = [
     "RUNS_TABLE",
     "SNAPSHOT_TABLE",
+    "arrow_frame",
     "counts_by_service",
     "has_snapshot",
+    "iter_snapshot",
     "read_snapshot",
     "record_seconds",
     "replace_snapshot",
@@ -143,41 +145,75 @@ def counts_by_service(backend: Any, as_of: date) -> dict[str, int]:
     return {str(k): int(v) for k, v in rows}
 
 
+def _snapshot_query(
+    con: Any, as_of: date, subscriber_ids: Sequence[str] | None
+) -> tuple[str, list[Any], Any]:
+    """The SQL of the month's rows (of ``subscriber_ids`` when given) and its ids frame."""
+    if subscriber_ids is None:
+        sql = f"SELECT * FROM {SNAPSHOT_TABLE} WHERE as_of = ? ORDER BY subscriber_id"
+        return sql, [as_of], None
+    import pandas as pd
+
+    ids = pd.DataFrame({"subscriber_id": pd.Series(subscriber_ids, dtype=object).astype(str)})
+    sql = (
+        f"SELECT s.* FROM {SNAPSHOT_TABLE} s SEMI JOIN _cg_snapshot_ids i "
+        "ON s.subscriber_id = i.subscriber_id WHERE s.as_of = ? ORDER BY s.subscriber_id"
+    )
+    return sql, [as_of], ids
+
+
 def read_snapshot(
     backend: Any, as_of: date, *, subscriber_ids: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """The stored snapshot rows of ``as_of`` (only ``subscriber_ids`` when given), by subscriber."""
     con = _raw(backend)
-    if subscriber_ids is None:
-        return _fetch_frame(
-            con, f"SELECT * FROM {SNAPSHOT_TABLE} WHERE as_of = ? ORDER BY subscriber_id", [as_of]
-        )
-    import pandas as pd
-
-    ids = pd.DataFrame({"subscriber_id": pd.Series(subscriber_ids, dtype=object).astype(str)})
+    sql, params, ids = _snapshot_query(con, as_of, subscriber_ids)
+    if ids is None:
+        return _fetch_frame(con, sql, params)
     con.register("_cg_snapshot_ids", ids)
     try:
-        return _fetch_frame(
-            con,
-            f"SELECT s.* FROM {SNAPSHOT_TABLE} s SEMI JOIN _cg_snapshot_ids i "
-            "ON s.subscriber_id = i.subscriber_id WHERE s.as_of = ? ORDER BY s.subscriber_id",
-            [as_of],
-        )
+        return _fetch_frame(con, sql, params)
     finally:
         con.unregister("_cg_snapshot_ids")
 
 
-def _fetch_frame(con: Any, sql: str, params: list[Any]) -> pd.DataFrame:
-    """A query's rows as pandas through Arrow: about half the CPU of DuckDB's ``df()``.
+def iter_snapshot(
+    backend: Any,
+    as_of: date,
+    *,
+    subscriber_ids: Sequence[str] | None = None,
+    rows_per_chunk: int = 250_000,
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_snapshot` in frames of at most ``rows_per_chunk`` rows (memory bounded)."""
+    con = _raw(backend)
+    sql, params, ids = _snapshot_query(con, as_of, subscriber_ids)
+    if ids is not None:
+        con.register("_cg_snapshot_ids", ids)
+    try:
+        reader = con.sql(sql, params=params).to_arrow_reader(rows_per_chunk)
+        for batch in reader:
+            if batch.num_rows:
+                yield arrow_frame(batch)
+    finally:
+        if ids is not None:
+            con.unregister("_cg_snapshot_ids")
 
-    The frame is the same as ``df()``'s: dates as ``datetime64[us]``, text as Python
-    strings (object), numbers as float64 with NaN for NULL.
+
+def arrow_frame(data: Any) -> pd.DataFrame:
+    """An Arrow table or batch as pandas, as DuckDB's ``df()`` types a snapshot.
+
+    Dates as ``datetime64[us]``, text as Python strings (object), numbers as
+    float64 with NaN for NULL; about half the CPU of ``df()``.
     """
     import pyarrow as pa
 
-    table = con.sql(sql, params=params).to_arrow_table()
-    df: pd.DataFrame = table.to_pandas(date_as_object=False)
-    for name, typ in zip(table.schema.names, table.schema.types, strict=True):
+    df: pd.DataFrame = data.to_pandas(date_as_object=False)
+    for name, typ in zip(data.schema.names, data.schema.types, strict=True):
         if pa.types.is_date(typ) or (pa.types.is_timestamp(typ) and typ.tz is None):
             df[name] = df[name].astype("datetime64[us]")
     return df
+
+
+def _fetch_frame(con: Any, sql: str, params: list[Any]) -> pd.DataFrame:
+    """A query's rows as pandas through Arrow (see :func:`arrow_frame`)."""
+    return arrow_frame(con.sql(sql, params=params).to_arrow_table())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -238,17 +238,32 @@ def explain_subscribers(
     rows are then taken from it instead of read again), ``model`` the loaded
     ``version``.
     """
-    from ..features import load_snapshot
+    from ..features import iter_snapshot
 
     if len(subscriber_ids) == 0:
         return pd.DataFrame(columns=["subscriber_id", *REASON_COLUMNS])
     if model is None:
         _row, model = load_registered(settings, version=version)
     if frame is None:
-        snap = load_snapshot(settings, as_of=as_of, subscriber_ids=subscriber_ids)
+        chunks: Iterable[pd.DataFrame] = iter_snapshot(
+            settings, as_of=as_of, subscriber_ids=subscriber_ids, rows_per_chunk=EXPLAIN_CHUNK
+        )
     else:
-        snap = _snapshot_rows(frame, subscriber_ids)
-    reasons = explain_with_reasons(model, snap, top=settings.models.reasons_top)
+        rows = _snapshot_rows(frame, subscriber_ids)
+        chunks = (rows.iloc[i : i + EXPLAIN_CHUNK] for i in range(0, len(rows), EXPLAIN_CHUNK))
+    parts = [_explained(model, snap, top=settings.models.reasons_top) for snap in chunks]
+    if not parts:
+        return pd.DataFrame(columns=["subscriber_id", *REASON_COLUMNS])
+    return pd.concat(parts, ignore_index=True)
+
+
+# Rows explained at a time: explanations hold the rows' features several times over
+# (prepared frame, model matrix, contributions), so the chunk bounds their memory.
+EXPLAIN_CHUNK = 200_000
+
+
+def _explained(model: TrainedModel, snap: pd.DataFrame, *, top: int) -> pd.DataFrame:
+    reasons = explain_with_reasons(model, snap, top=top)
     out = pd.DataFrame({"subscriber_id": snap["subscriber_id"].astype(str).to_numpy()})
     for col in REASON_COLUMNS:
         out[col] = reasons[col].to_numpy()

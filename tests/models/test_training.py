@@ -89,6 +89,13 @@ def test_score_month_writes_scores_with_reasons(trained: tuple, tmp_path: Path) 
     assert n == (len(month),)
     with pytest.raises(InputError, match=r"parquet or \.csv"):
         score_month(settings, as_of="2024-05", frame=month, out=tmp_path / "s.xlsx")
+    # a snapshot with a subscriber twice is refused, and the stored month stays as it was
+    doubled = pd.concat([month, month.head(3)], ignore_index=True)
+    with pytest.raises(StateError, match=r"3 subscriber.*scored twice.*features build"):
+        score_month(settings, as_of="2024-05", frame=doubled)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    assert con.execute(f"SELECT count(*) FROM {SCORES_TABLE}").fetchone() == (len(month),)
+    con.close()
 
 
 def test_evaluate_flags_drift_and_auc_loss(trained: tuple) -> None:
@@ -181,3 +188,32 @@ def test_comparison_table_shows_every_family_and_metric(trained: tuple) -> None:
     for word in ("logistic", "lightgbm", "ROC AUC", "PR AUC", "EMP", "precision @ recall 0.70"):
         assert word in text
     assert f"★{report['champion']}" in text
+
+
+def test_with_reasons_fills_the_given_customers_only() -> None:
+    from churnguard.models.scoring import with_reasons
+
+    scores = pd.DataFrame(
+        {
+            "subscriber_id": ["a", "b", "c", "d"],
+            "churn_probability": [0.9, 0.5, 0.2, 0.1],
+            "top_categories": pd.array(["usage", None, None, None], dtype="string"),
+            "top_reasons_en": pd.array(["calls down", None, None, None], dtype="string"),
+            "top_reasons_zh": pd.array(["通话下降", None, None, None], dtype="string"),
+        }
+    )
+    reasons = pd.DataFrame(
+        {
+            "subscriber_id": ["c", "a", "c", "zz"],
+            "top_categories": ["old", None, "billing", "x"],
+            "top_reasons_en": ["old", None, "bill late", "x"],
+            "top_reasons_zh": ["old", None, "账单逾期", "x"],
+        }
+    )
+    out = with_reasons(scores, reasons)
+    assert out["top_reasons_en"].tolist() == ["calls down", None, "bill late", None]
+    assert out["top_reasons_zh"].tolist() == ["通话下降", None, "账单逾期", None]
+    assert out["top_categories"].tolist() == ["usage", None, "billing", None]
+    assert out["churn_probability"].tolist() == scores["churn_probability"].tolist()
+    assert scores["top_reasons_en"].isna().sum() == 3  # the input is not changed
+    assert with_reasons(scores, reasons.iloc[:0]) is scores

@@ -196,9 +196,15 @@ def _open_snapshot(settings: Settings, asof: AsOf) -> Any:
 
 
 def load_snapshot(
-    settings: Settings, *, as_of: date | str, subscriber_ids: Sequence[str] | None = None
+    settings: Settings,
+    *,
+    as_of: date | str,
+    subscriber_ids: Sequence[str] | None = None,
+    ordered: bool = True,
 ) -> pd.DataFrame:
     """The stored snapshot at ``as_of`` as a pandas DataFrame (only ``subscriber_ids`` if given).
+
+    Rows come by subscriber; ``ordered=False`` leaves them in storage order.
 
     Raises
     ------
@@ -210,7 +216,9 @@ def load_snapshot(
     asof = AsOf(parse_month(as_of))
     con = _open_snapshot(settings, asof)
     try:
-        return store.read_snapshot(con, asof.month, subscriber_ids=subscriber_ids)
+        return store.read_snapshot(
+            con, asof.month, subscriber_ids=subscriber_ids, ordered=ordered
+        )
     finally:
         con.disconnect()
 

@@ -163,9 +163,16 @@ def _snapshot_query(
 
 
 def read_snapshot(
-    backend: Any, as_of: date, *, subscriber_ids: Sequence[str] | None = None
+    backend: Any,
+    as_of: date,
+    *,
+    subscriber_ids: Sequence[str] | None = None,
+    ordered: bool = True,
 ) -> pd.DataFrame:
-    """The stored snapshot rows of ``as_of`` (only ``subscriber_ids`` when given), by subscriber."""
+    """The stored snapshot rows of ``as_of`` (only ``subscriber_ids`` when given), by subscriber.
+
+    ``ordered=False`` leaves the rows in storage order (saves copying every row once).
+    """
     con = _raw(backend)
     sql, params, ids = _snapshot_query(con, as_of, subscriber_ids, ordered=False)
     if ids is not None:
@@ -177,7 +184,7 @@ def read_snapshot(
             con.unregister("_cg_snapshot_ids")
     # Sorting the ids in pandas and taking the rows costs a third of DuckDB's ORDER BY,
     # which moves every row's hundred features through its sort (1 M: ~1.4 s vs ~4 s).
-    if not frame["subscriber_id"].is_monotonic_increasing:
+    if ordered and not frame["subscriber_id"].is_monotonic_increasing:
         frame = frame.sort_values("subscriber_id", kind="stable", ignore_index=True)
     return frame
 

@@ -216,9 +216,7 @@ def load_snapshot(
     asof = AsOf(parse_month(as_of))
     con = _open_snapshot(settings, asof)
     try:
-        return store.read_snapshot(
-            con, asof.month, subscriber_ids=subscriber_ids, ordered=ordered
-        )
+        return store.read_snapshot(con, asof.month, subscriber_ids=subscriber_ids, ordered=ordered)
     finally:
         con.disconnect()
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from ..errors import NotFoundError, StateError
@@ -245,14 +246,29 @@ def scoring_base(
     if scores is None:
         scores_t, version = _latest_scores(backend, as_of=as_of)
     else:
-        cols = ["subscriber_id", "churn_probability", *_REASONS]
-        scores_t = backend.create_table("_cg_warn_scores", scores[cols], temp=True, overwrite=True)
+        scores_t = backend.create_table(
+            "_cg_warn_scores", _scores_arrow(scores), temp=True, overwrite=True
+        )
     snap = backend.table("feature_snapshots")
     snap = snap.filter(snap.as_of == as_of).drop("as_of")
     tables: dict[str, ir.Table] = {
         n: backend.table(n) for n in ("subscribers", "billing", "usage") if n in present
     }
     return join_base(settings, snap=snap, scores=scores_t, tables=tables, as_of=as_of), version
+
+
+def _scores_arrow(scores: pd.DataFrame) -> pa.Table:
+    """The columns of ``scores`` the base joins, as Arrow (no pandas inference on 1 M rows)."""
+    return pa.table(
+        {
+            "subscriber_id": pa.array(scores["subscriber_id"].astype(str), type=pa.string()),
+            "churn_probability": pa.array(scores["churn_probability"], type=pa.float64()),
+            **{
+                c: pa.array(scores[c].astype(object), type=pa.string(), from_pandas=True)
+                for c in _REASONS
+            },
+        }
+    )
 
 
 def join_base(
@@ -283,11 +299,10 @@ def join_base(
     subs = active_subscribers(tables["subscribers"], as_of=as_of)
     profile = subs.select("subscriber_id", *[c for c in _PROFILE_COLUMNS if c not in snap.columns])
     sc = scores.select("subscriber_id", "churn_probability", *_REASONS)
-    base = (
+    # the reasons stay text as stored ("a,b,c" for categories): the engine reads either
+    return (
         snap.join(sc, "subscriber_id").join(value, "subscriber_id").join(profile, "subscriber_id")
     )
-    # top_categories is stored as text "a,b,c": split into a list for the engine
-    return base.mutate(top_categories=base.top_categories.split(","))
 
 
 def narrow_base(base: ir.Table, *, rules: RuleSet) -> ir.Table:

@@ -78,3 +78,22 @@ def test_catalog_reasons_aggregate_categories_and_fill_templates() -> None:
     assert out.loc[1, "top_reasons_en"] == "arrears 120.6 CNY; data down 50%"
     # nothing raises the risk: no reasons
     assert out.loc[2, "top_reasons_en"] == "" and out.loc[2, "top_categories"] == ""
+
+
+def test_join_texts_skips_empty_and_missing_pieces() -> None:
+    from churnguard.models.reasons import join_texts
+
+    a = np.array(["calls down", "", None, "x", np.nan], dtype=object)
+    b = pd.Series(["bill late", "bill late", None, pd.NA, ""], dtype=object)
+    c = ["", "3 complaints", None, "z", 7]
+    out = join_texts([a, b, c], "; ")
+    assert out.tolist() == [
+        "calls down; bill late",
+        "bill late; 3 complaints",
+        "",
+        "x; z",
+        "",
+    ]
+    assert out.dtype == object
+    assert join_texts([a], "; ").tolist() == ["calls down", "", "", "x", ""]
+    assert join_texts([], ";").tolist() == []

@@ -6,6 +6,7 @@ from pathlib import Path
 import ibis
 import numpy as np
 import pandas as pd
+import pytest
 
 from churnguard.config.warnings import WarningSettings
 from churnguard.warnings.engine import evaluate
@@ -130,3 +131,41 @@ def test_muted_rules_do_not_fire(tmp_path: Path) -> None:
         run_date=date(2025, 6, 2),
     )
     assert "S00001" not in set(batch.warnings.subscriber_id)
+
+
+def test_model_reasons_read_the_same_from_text_and_lists() -> None:
+    from churnguard.warnings.engine import _model_reasons
+
+    as_text = pd.DataFrame(
+        {
+            "top_reasons_zh": ["通话下降；账单逾期", None, "", "投诉增加"],
+            "top_reasons_en": ["calls down; bill late", None, "", "complaints up"],
+            "top_categories": ["usage_decline,payment_difficulty", None, "", "service_complaints"],
+        }
+    )
+    as_lists = pd.DataFrame(
+        {
+            "top_reasons_zh": [["通话下降", "账单逾期"], None, [], np.array(["投诉增加"])],
+            "top_reasons_en": [["calls down", "bill late"], None, [], np.array(["complaints up"])],
+            "top_categories": [
+                ["usage_decline", "payment_difficulty"],
+                None,
+                [],
+                np.array(["service_complaints"]),
+            ],
+        }
+    )
+    for df in (as_text, as_lists):
+        got = _model_reasons(df)
+        assert got["row"].tolist() == [0, 0, 3]
+        assert got["order"].tolist() == [1000, 1001, 1000]
+        assert got["en"].tolist() == ["calls down", "bill late", "complaints up"]
+        assert got["zh"].tolist() == ["通话下降", "账单逾期", "投诉增加"]
+        assert got["category"].tolist() == [
+            "usage_decline",
+            "payment_difficulty",
+            "service_complaints",
+        ]
+    broken = as_text.assign(top_categories=["usage_decline", None, "", "service_complaints"])
+    with pytest.raises(ValueError, match="differ in length"):
+        _model_reasons(broken)

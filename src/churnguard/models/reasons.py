@@ -74,17 +74,20 @@ def category_contributions(contrib: pd.DataFrame, *, categories: Mapping[str, st
 def join_texts(parts: Sequence[Any], sep: str) -> np.ndarray:
     """Per-row join of text pieces (equal-length arrays or Series), skipping empty and missing.
 
-    One pass over plain Python strings (object arrays): several times faster than
-    column-wise concatenation of pandas' string dtype.
+    Column by column on object arrays (numpy adds the strings element-wise): several
+    times faster than pandas' string dtype, and than a join per row.
     """
     cols = [np.asarray(p, dtype=object) for p in parts]
     if not cols:
         return np.empty(0, dtype=object)
-    joined = [
-        sep.join([x for x in row if isinstance(x, str) and x]) for row in zip(*cols, strict=True)
-    ]
-    out = np.empty(len(joined), dtype=object)
-    out[:] = joined
+    out = np.empty(len(cols[0]), dtype=object)
+    out[:] = [x if type(x) is str else "" for x in cols[0]]
+    for col in cols[1:]:
+        piece = np.empty(len(col), dtype=object)
+        piece[:] = [x if type(x) is str else "" for x in col]
+        has, lead = piece != "", out != ""
+        # numpy's element-wise string + on object arrays: no Python loop per row
+        out = np.where(has & lead, out + sep + piece, np.where(has, piece, out))
     return out
 
 
@@ -203,18 +206,17 @@ def render_catalog_reasons(
     for r in range(idx.shape[1]):
         cat_of_row = cats[idx[:, r]]
         up = vals[:, r] > 0
-        lead = np.empty(len(index), dtype=object)
-        for cat in cats:
-            rows = cat_of_row == cat
-            if rows.any():
-                cols = members[cat]
-                best = np.argmax(c_np[np.ix_(np.flatnonzero(rows), cols)], axis=1)
-                lead[rows] = feat_names[cols[best]]
+        lead = np.full(len(index), -1, dtype=np.int64)  # column of the leading feature
+        for ci in np.unique(idx[:, r]):
+            rows = idx[:, r] == ci
+            cols = members[cats[ci]]
+            best = np.argmax(c_np[np.ix_(np.flatnonzero(rows), cols)], axis=1)
+            lead[rows] = cols[best]
         text_en = np.full(len(index), "", dtype=object)
         text_zh = np.full(len(index), "", dtype=object)
-        for feature in pd.unique(lead[up]):
-            rows = up & (lead == feature)
-            t = by_feature[str(feature)]
+        for col in np.unique(lead[up]):
+            rows = up & (lead == col)
+            t = by_feature[str(feat_names[col])]
             v = (
                 values[t.feature].iloc[np.flatnonzero(rows)]
                 if t.feature in values.columns

@@ -11,6 +11,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -181,18 +182,22 @@ def _partitions(backend: Any, rows: int) -> int:
     return max(1, -(-int(got[0] if got else 0) // rows))
 
 
-def _open_snapshot(settings: Settings, asof: AsOf) -> Any:
-    """The warehouse, read-only, after checking that it holds the snapshot of ``asof``."""
+@contextmanager
+def _stored(settings: Settings, as_of: date | str) -> Iterator[tuple[Any, date]]:
+    """The warehouse (read-only) and the month, once it is known to hold that snapshot."""
     from . import engines, store
 
+    asof = AsOf(parse_month(as_of))
     con = engines.open_warehouse(settings, read_only=True)
-    if not store.has_snapshot(con, asof.month):
+    try:
+        if not store.has_snapshot(con, asof.month):
+            raise NotFoundError(
+                f"no feature snapshot for {asof} in {settings.warehouse_path}; run "
+                f"'churnguard features build --as-of {asof} --workspace {settings.workspace}'"
+            )
+        yield con, asof.month
+    finally:
         con.disconnect()
-        raise NotFoundError(
-            f"no feature snapshot for {asof} in {settings.warehouse_path}; run "
-            f"'churnguard features build --as-of {asof} --workspace {settings.workspace}'"
-        )
-    return con
 
 
 def load_snapshot(
@@ -213,12 +218,8 @@ def load_snapshot(
     """
     from . import store
 
-    asof = AsOf(parse_month(as_of))
-    con = _open_snapshot(settings, asof)
-    try:
-        return store.read_snapshot(con, asof.month, subscriber_ids=subscriber_ids, ordered=ordered)
-    finally:
-        con.disconnect()
+    with _stored(settings, as_of) as (con, month):
+        return store.read_snapshot(con, month, subscriber_ids=subscriber_ids, ordered=ordered)
 
 
 def iter_snapshot(
@@ -230,18 +231,11 @@ def iter_snapshot(
 ) -> Iterator[pd.DataFrame]:
     """:func:`load_snapshot` in frames of at most ``rows_per_chunk`` rows, by subscriber.
 
-    Raises
-    ------
-    NotFoundError
-        No snapshot of that month (or one built by an older catalog) is stored.
+    Raises :class:`NotFoundError` as :func:`load_snapshot` does.
     """
     from . import store
 
-    asof = AsOf(parse_month(as_of))
-    con = _open_snapshot(settings, asof)
-    try:
+    with _stored(settings, as_of) as (con, month):
         yield from store.iter_snapshot(
-            con, asof.month, subscriber_ids=subscriber_ids, rows_per_chunk=rows_per_chunk
+            con, month, subscriber_ids=subscriber_ids, rows_per_chunk=rows_per_chunk
         )
-    finally:
-        con.disconnect()

@@ -195,3 +195,46 @@ def test_explanations_in_chunks_equal_one_pass(
         iter_snapshot(settings, as_of=month, rows_per_chunk=300), ignore_index=True
     )
     pd.testing.assert_frame_equal(everyone, frame)
+
+
+def test_only_warned_customers_are_looked_up_as_active(trained: Path) -> None:
+    """record tells churners from calmer customers; warn asks about the warned ones only."""
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from churnguard.config import load_settings
+    from churnguard.warehouse.analytical import connect
+    from churnguard.warehouse.operational import session_scope
+    from churnguard.warnings.run import _still_active
+    from churnguard.warnings.store import CustomerWarning, open_warnings
+
+    settings = load_settings(trained)
+    run("warn", "--as-of", "2024-11", "--workspace", str(trained), "--run-date", "2024-12-02")
+    with session_scope(settings) as session:
+        warned = set(open_warnings(session)["subscriber_id"])
+    assert warned
+    backend = connect(settings, read_only=True)
+    try:
+        in_may = set(_still_active(settings, backend, as_of=date(2024, 5, 1)))
+        in_nov = set(_still_active(settings, backend, as_of=date(2024, 11, 1)))
+        subs = backend.table("subscribers").execute()
+    finally:
+        backend.disconnect()
+    assert in_nov == warned  # warned on the November snapshot: all active then
+    # in May, the warned customers activated later are not active yet
+    later = set(subs.loc[subs["activation_date"] >= pd.Timestamp("2024-06-01"), "subscriber_id"])
+    assert in_may == warned - later and warned & later
+    with session_scope(settings) as session:
+        session.execute(sa.update(CustomerWarning).values(status="closed"))
+    backend = connect(settings, read_only=True)
+    try:
+        assert _still_active(settings, backend, as_of=date(2024, 11, 1)).empty
+    finally:
+        backend.disconnect()
+        with session_scope(settings) as session:  # leave the module's workspace as it was
+            session.execute(
+                sa.update(CustomerWarning)
+                .where(CustomerWarning.subscriber_id.in_(sorted(warned)))
+                .values(status="open")
+            )

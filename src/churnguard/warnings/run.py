@@ -25,7 +25,7 @@ from ..warehouse.operational import session_scope
 from .engine import WarningBatch, evaluate, read_columns
 from .push import PushError, send_digest, send_webhook
 from .rules import RuleSet, load_rules
-from .store import RecordSummary, WarningPush, record
+from .store import RecordSummary, WarningPush, open_warnings, record
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -439,8 +439,7 @@ def raise_warnings(
             explain=explainer,
         )
         matrix = value_risk_matrix(base).execute()
-        subs = active_subscribers(backend.table("subscribers"), as_of=month)
-        active = subs.select("subscriber_id").execute()["subscriber_id"]
+        active = _still_active(settings, backend, as_of=month)
     finally:
         backend.disconnect()
     if explainer is not None:
@@ -469,6 +468,24 @@ def raise_warnings(
         result.pushes = push_warnings(settings, fresh, as_of=month, run_date=run)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _still_active(settings: Settings, backend: Any, *, as_of: date) -> pd.Series:
+    """Which customers with an open warning are still active at ``as_of``.
+
+    ``record`` needs it to tell churned customers from those whose risk fell;
+    asking only about them keeps a 10 M base out of memory.
+    """
+    import ibis
+
+    with session_scope(settings) as session:
+        warned = open_warnings(session)["subscriber_id"].astype(str).drop_duplicates()
+    if warned.empty:
+        return pd.Series([], dtype=object, name="subscriber_id")
+    subs = active_subscribers(backend.table("subscribers"), as_of=as_of)
+    ids = ibis.memtable(pa.table({"subscriber_id": pa.array(warned, type=pa.string())}))
+    got = subs.select("subscriber_id").semi_join(ids, "subscriber_id").execute()
+    return got["subscriber_id"]
 
 
 # What a push carries: ids, levels, reasons and deadlines — never personal data.

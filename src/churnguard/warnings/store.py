@@ -205,7 +205,8 @@ def record(
         The run's graded warnings.
     active_ids
         Subscriber ids active at the end of the as-of month (to tell churned
-        customers from those whose risk fell).
+        customers from those whose risk fell); only those with an open warning
+        are looked up, so the active ones among them are enough.
     cooldown_days
         Days during which an open warning is not repeated at the same or a lower level.
     """

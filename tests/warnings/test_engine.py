@@ -169,3 +169,50 @@ def test_model_reasons_read_the_same_from_text_and_lists() -> None:
     broken = as_text.assign(top_categories=["usage_decline", None, "", "service_complaints"])
     with pytest.raises(ValueError, match="differ in length"):
         _model_reasons(broken)
+
+
+def test_reason_counts_count_each_rule_and_top_category() -> None:
+    from churnguard.warnings.engine import WarningBatch
+    from churnguard.warnings.levels import LevelThresholds
+    from churnguard.warnings.run import WarnResult
+    from churnguard.warnings.store import RecordSummary
+
+    w = pd.DataFrame(
+        {
+            "rule_codes": ["W001,W004", "W004", "", None, "W001,W004", "W010"],
+            "top_category": [
+                "payment_difficulty",
+                "usage_decline",
+                None,
+                "usage_decline",
+                "x",
+                "x",
+            ],
+        }
+    )
+    batch = WarningBatch(
+        as_of=date(2024, 11, 1),
+        run_date=date(2024, 12, 2),
+        thresholds=LevelThresholds(0.5, 0.3, 0.1, "precision"),
+        warnings=w,
+        groups=pd.DataFrame(),
+        candidates=6,
+        scored=10,
+    )
+    result = WarnResult(
+        as_of=batch.as_of,
+        run_date=batch.run_date,
+        batch=batch,
+        stored=RecordSummary(),
+        matrix=pd.DataFrame(),
+        model_version=None,
+        seconds=0.0,
+    )
+    assert result.reason_counts() == {
+        "category:usage_decline": 2,
+        "category:x": 2,
+        "category:payment_difficulty": 1,
+        "rule:W004": 3,
+        "rule:W001": 2,
+        "rule:W010": 1,
+    }

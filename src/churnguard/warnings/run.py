@@ -86,9 +86,13 @@ class WarnResult:
         w = self.batch.warnings
         if w.empty:
             return {}
-        codes = w["rule_codes"].fillna("").str.split(",").explode()
-        codes = codes[codes != ""]
-        by_rule = {f"rule:{k}": int(v) for k, v in codes.value_counts().items()}
+        # count each distinct combination of rules once, then its rules (not a split per row)
+        hits: dict[str, int] = {}
+        for combo, n in w["rule_codes"].fillna("").astype(str).value_counts().items():
+            for code in str(combo).split(","):
+                if code:
+                    hits[code] = hits.get(code, 0) + int(n)
+        by_rule = {f"rule:{k}": v for k, v in sorted(hits.items(), key=lambda kv: -kv[1])}
         by_cat = {
             f"category:{k}": int(v) for k, v in w["top_category"].dropna().value_counts().items()
         }

@@ -209,15 +209,21 @@ def bulk_insert(session: Session, table: sa.Table, frame: pd.DataFrame) -> int:
     columns: dict[str, list[Any]] = {}
     for name in names:
         series = frame[name]
-        values: list[Any] = series.astype(object).where(series.notna(), None).tolist()
-        if any(isinstance(v, np.generic) for v in values[:1]):  # numpy scalars -> Python
-            values = [v.item() if isinstance(v, np.generic) else v for v in values]
         proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if proc is not None:
-            # once per distinct value (a run's dates and levels repeat on every row)
-            codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-            done = [proc(u.item() if isinstance(u, np.generic) else u) for u in uniques]
-            values = np.array([*done, None], dtype=object)[codes].tolist()
+        values: list[Any]
+        if proc is None and not pd.api.types.is_datetime64_any_dtype(series):
+            values = series.astype(object).where(series.notna(), None).tolist()
+            if any(isinstance(v, np.generic) for v in values[:1]):  # numpy scalars -> Python
+                values = [v.item() if isinstance(v, np.generic) else v for v in values]
+        else:
+            # Once per distinct value: a run's dates, stamps and levels repeat on every row,
+            # and turning 2.9 M datetime64 values into objects one by one took 18 s.
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+            lookup = np.empty(len(uniques) + 1, dtype=object)  # last: NA -> None
+            for i, u in enumerate(pd.Index(uniques).astype(object)):
+                u = u.item() if isinstance(u, np.generic) else u
+                lookup[i] = u if proc is None else proc(u)
+            values = lookup[codes].tolist()
         columns[name] = values
     if compiled.positional:
         order = [str(k) for k in compiled.positiontup or ()]

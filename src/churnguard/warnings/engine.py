@@ -253,9 +253,17 @@ def _hit_codes(hits: np.ndarray, codes: list[str]) -> pd.Series:
     """Comma-joined codes of the rules each row hit (in rule order), through distinct patterns."""
     if hits.shape[1] == 0:
         return pd.Series(np.full(len(hits), ""), dtype="string")
-    patterns, inverse = np.unique(hits, axis=0, return_inverse=True)
+    # one integer per row (bit j: rule j hit), so the distinct patterns are a 1-D unique
+    # (np.unique(axis=0) sorted the rows of the whole matrix: 12.6 s on 2.9 M)
+    bits = np.zeros(len(hits), dtype=object if hits.shape[1] > 62 else np.int64)
+    for j in range(hits.shape[1]):
+        bits = bits + hits[:, j].astype(bits.dtype) * (1 << j)
+    patterns, inverse = np.unique(bits, return_inverse=True)
     names = np.asarray(codes, dtype=object)
-    text = np.array([",".join(names[p]) for p in patterns], dtype=object)
+    text = np.array(
+        [",".join(n for j, n in enumerate(names) if (int(p) >> j) & 1) for p in patterns],
+        dtype=object,
+    )
     return pd.Series(text[inverse.reshape(-1)], dtype="string")
 
 
@@ -270,12 +278,8 @@ def _pieces(values: pd.Series, sep: str) -> tuple[np.ndarray, np.ndarray]:
         v if type(v) is str else (sep.join(map(str, v)) if isinstance(v, seq) else "")
         for v in values.to_numpy(dtype=object)
     ]
-    filled = np.array([len(t) > 0 for t in text], dtype=bool)
-    counts = np.zeros(len(text), dtype=np.int64)
-    if filled.any():
-        words = np.array(text, dtype=object)[filled].astype(str)
-        counts[filled] = np.char.count(words, sep) + 1
-    flat = sep.join([t for t in text if t]).split(sep) if filled.any() else []
+    counts = np.fromiter((t.count(sep) + 1 if t else 0 for t in text), np.int64, len(text))
+    flat = sep.join([t for t in text if t]).split(sep) if counts.any() else []
     out = np.empty(len(flat), dtype=object)  # len(flat) == counts.sum(): same separators
     out[:] = flat
     return counts, out

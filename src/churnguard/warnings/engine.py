@@ -185,13 +185,12 @@ def _fill_model_reasons(
         return df
     ids = df.loc[missing, "subscriber_id"].astype(str)
     got = explain(ids).drop_duplicates("subscriber_id").set_index("subscriber_id")
-    out = df.copy()
-    for col in _MODEL_REASONS:
+    for col in _MODEL_REASONS:  # in place: the candidates frame is this run's own
         filled = ids.map(got[col])
-        full = out[col].to_numpy(dtype=object).copy()
+        full = df[col].to_numpy(dtype=object).copy()
         full[missing] = filled.to_numpy(dtype=object)
-        out[col] = full
-    return out
+        df[col] = full
+    return df
 
 
 def _grade(
@@ -204,7 +203,6 @@ def _grade(
     run_date: date,
     days: dict[str, int],
 ) -> pd.DataFrame:
-    out = df[[c for c in df.columns if not c.startswith("_")]].copy()
     model_level = assign_levels(df["churn_probability"], th)
     rank = model_level.map(LEVEL_RANK).fillna(0).astype(int).to_numpy()
     # rules in order of severity, so the first reasons are the most urgent
@@ -221,6 +219,10 @@ def _grade(
     if "arrears_streak" in df.columns:
         passive |= (df["arrears_streak"].fillna(0) >= settings.passive_arrears_months).to_numpy()
     reasons = _reasons(df, ordered, n_max=settings.top_reasons)
+    # The candidates frame becomes the warnings frame in place: at 10 M subscribers it
+    # holds millions of rows, and each copy of it was gigabytes.
+    df.drop(columns=[c for c in df.columns if c.startswith("_")], inplace=True)
+    out = df
     inv = {v: k for k, v in LEVEL_RANK.items()}
     out["level"] = pd.Series(rank, index=df.index).map(inv)
     out["model_level"] = model_level
@@ -233,20 +235,19 @@ def _grade(
     out["next_step_zh"] = next_step(out["churn_type"], lang="zh")
     out["next_step_en"] = next_step(out["churn_type"], lang="en")
     out["retention_target"] = ~passive
-    out = out[out["level"].notna()].copy()
+    graded = out["level"].notna().to_numpy()
+    if not graded.all():
+        out = out[graded]
+        rank = rank[graded]
     out["queue"] = route(out, routes=settings.routes, default=settings.default_queue)
     out["deadline"] = deadlines(
         out["level"], start=run_date, working_days=days, holidays=settings.holidays
     )
     out["as_of"] = as_of
     out["raised_on"] = run_date
-    order = out["level"].map(LEVEL_RANK).mul(-1)
-    return (
-        out.assign(_o=order)
-        .sort_values(["_o", "churn_probability"], ascending=[True, False])
-        .drop(columns="_o")
-        .reset_index(drop=True)
-    )
+    # most urgent level first, then the highest probability; ties keep their order
+    order = np.lexsort((-out["churn_probability"].to_numpy(dtype=np.float64), -rank))
+    return out.take(order).reset_index(drop=True)
 
 
 def _hit_codes(hits: np.ndarray, codes: list[str]) -> pd.Series:

@@ -26,8 +26,8 @@ class WarehouseSettings(_Section):
         2_000_000,
         ge=1,
         description="a features snapshot of a larger base is built in subscriber partitions "
-        "of about this many subscribers (a group's members stay together), so its joins and "
-        "aggregates fit in memory; lower it when a build runs out of memory_limit",
+        "of about this many subscribers (group features still count whole groups), so its "
+        "joins and aggregates fit in memory; lower it when a build runs out of memory_limit",
     )
 
 

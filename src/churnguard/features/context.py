@@ -141,14 +141,13 @@ def table_names(backend: Any) -> set[str]:
     return set(backend.list_tables())
 
 
-def partition_key(subscribers: ir.Table, parts: int) -> ir.IntegerValue:
-    """A subscriber's partition in ``0 .. parts - 1``; the members of a group share one.
+def partition_key(subscriber_id: ir.StringValue, parts: int) -> ir.IntegerValue:
+    """A subscriber's partition in ``0 .. parts - 1``, from a hash of the id alone.
 
-    The key hashes the group (the subscriber itself when in no group), so group
-    features, which count a group's members and churners, see the whole group.
+    Every table keyed by subscriber is sliced by its own column (no join), so a
+    partition reads each table once, filtered as it is scanned.
     """
-    key = subscribers.group_id.fill_null(subscribers.subscriber_id)
-    return (key.hash() % parts).abs()
+    return (subscriber_id.hash() % parts).abs()
 
 
 class Sources:
@@ -160,7 +159,8 @@ class Sources:
     With ``partition=(k, parts)`` every table keyed by subscriber holds only the
     rows of the subscribers in partition ``k`` (see :func:`partition_key`), so a
     snapshot can be built one slice of the base at a time; reference tables
-    (plans) are whole.
+    (plans) are whole, and :meth:`unsliced` gives the whole base to features
+    that look across subscribers (a group's members).
     """
 
     def __init__(self, backend: Any, *, partition: tuple[int, int] | None = None) -> None:
@@ -170,6 +170,10 @@ class Sources:
         self.partition = partition
         self._present = table_names(backend)
         self._cache: dict[str, ir.Table] = {}
+
+    def unsliced(self) -> Sources:
+        """The same tables, not sliced by partition (itself when not sliced)."""
+        return self if self.partition is None else Sources(self.backend)
 
     def has(self, name: str) -> bool:
         return name in self._present
@@ -201,9 +205,7 @@ class Sources:
     def _slice(self, name: str, t: ir.Table) -> ir.Table:
         assert self.partition is not None
         k, parts = self.partition
-        if name == "subscribers":
-            return t.filter(partition_key(t, parts) == k)
-        return t.filter(t.subscriber_id.isin(self["subscribers"].subscriber_id))
+        return t.filter(partition_key(t.subscriber_id, parts) == k)
 
     def _empty(self, name: str) -> ir.Table:
         # Derived from subscribers (always present) rather than an in-memory table,

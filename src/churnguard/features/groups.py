@@ -8,6 +8,7 @@ import ibis
 
 from .aggregates import safe_div
 from .catalog import Family, FeatureDef, ReasonCategory, ReasonFormat
+from .lifecycle import population
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -26,9 +27,12 @@ def groups_frame(src: Sources, asof: AsOf, pop: ir.Table) -> ir.Table:
     Churners are group members whose churn date lies in the last
     :data:`WINDOW_MONTHS` months up to the end of M (any reason).
     """
-    members = pop.filter(pop.group_id.notnull())
+    # Groups span partitions of the base: count members and churners over all of it.
+    whole = src.unsliced()
+    everyone = pop if whole is src else population(whole, asof)
+    members = everyone.filter(everyone.group_id.notnull())
     size = members.group_by("group_id").aggregate(group_size=ibis._.count())
-    s = src["subscribers"]
+    s = whole["subscribers"]
     left = s.filter(
         s.group_id.notnull(),
         s.churn_date >= asof.months_back(WINDOW_MONTHS - 1),

@@ -217,3 +217,45 @@ def test_with_reasons_fills_the_given_customers_only() -> None:
     assert out["churn_probability"].tolist() == scores["churn_probability"].tolist()
     assert scores["top_reasons_en"].isna().sum() == 3  # the input is not changed
     assert with_reasons(scores, reasons.iloc[:0]) is scores
+
+
+def test_store_reasons_fills_the_months_rows_of_that_version_only(trained: tuple) -> None:
+    import duckdb
+
+    from churnguard.models.scoring import store_reasons
+
+    settings, frames, _ = trained
+    may = frames[frames["as_of"] == date(2024, 5, 1)].drop(columns=["label"])
+    res = score_month(settings, as_of="2024-05", frame=may, explain_share=0.0)
+    april = frames[frames["as_of"] == date(2024, 4, 1)].drop(columns=["label"])
+    score_month(settings, as_of="2024-04", frame=april, explain_share=0.0)
+
+    def month(m: str) -> pd.DataFrame:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        try:
+            return con.sql(
+                f"SELECT * FROM {SCORES_TABLE} WHERE as_of = '{m}' ORDER BY subscriber_id"
+            ).df()
+        finally:
+            con.close()
+
+    before, april_before = month("2024-05-01"), month("2024-04-01")
+    ids = before["subscriber_id"].tolist()
+    reasons = pd.DataFrame(
+        {
+            "subscriber_id": [ids[0], ids[1], ids[0], "NOPE"],
+            "top_categories": ["old", "billing", "usage", "x"],
+            "top_reasons_en": ["old", "bill late", "calls down", "x"],
+            "top_reasons_zh": ["old", "账单逾期", "通话下降", "x"],
+        }
+    )
+    store_reasons(settings, reasons, as_of=date(2024, 5, 1), version=res.model_version)
+    after = month("2024-05-01")
+    assert len(after) == len(before)
+    got = after.set_index("subscriber_id")
+    assert got.loc[ids[0], "top_reasons_en"] == "calls down"  # the last given wins
+    assert got.loc[ids[1], "top_reasons_zh"] == "账单逾期"
+    assert got.loc[ids[2:], "top_reasons_en"].isna().all()
+    cols = ["subscriber_id", "churn_probability", "rank", "raw_score", "model_version"]
+    pd.testing.assert_frame_equal(after[cols], before[cols])
+    pd.testing.assert_frame_equal(month("2024-04-01"), april_before)  # other months as they were

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import InputError, NotFoundError, StateError
 from .artifacts import TrainedModel, load_model
@@ -285,23 +286,48 @@ def _explained(model: TrainedModel, snap: pd.DataFrame, *, top: int) -> pd.DataF
 
 
 def store_reasons(settings: Settings, reasons: pd.DataFrame, *, as_of: date, version: str) -> None:
-    """Write reasons from :func:`explain_subscribers` into the month's stored scores."""
+    """Write reasons from :func:`explain_subscribers` into the month's stored scores.
+
+    The month's rows of ``version`` are rewritten with the reasons joined in (one
+    transaction), rather than UPDATEd in place: an UPDATE of millions of rows in an
+    order other than the table's (scores are stored by rank, reasons come by
+    subscriber) took DuckDB over a minute for 2.9 M reasons at 10 M; the rewrite
+    takes ~10 s.
+    """
     from ..warehouse.analytical import connect, transaction
 
     if reasons.empty:
         return
+    given = reasons.drop_duplicates("subscriber_id", keep="last")
+    got = pa.table(
+        {
+            "subscriber_id": pa.array(given["subscriber_id"].astype(str), type=pa.string()),
+            **{
+                c: pa.array(given[c].astype(object), type=pa.string(), from_pandas=True)
+                for c in REASON_COLUMNS
+            },
+        }
+    )
+    joined = ", ".join(
+        f"CASE WHEN r.subscriber_id IS NULL THEN s.{c} ELSE r.{c} END AS {c}"
+        for c in REASON_COLUMNS
+    )
+    month = "as_of = ? AND model_version = ?"
     backend = connect(settings)
     try:
         with transaction(backend) as con:
-            con.register("_cg_reasons", reasons[["subscriber_id", *REASON_COLUMNS]])
+            con.register("_cg_reasons", got)
             try:
-                sets = ", ".join(f"{c} = r.{c}" for c in REASON_COLUMNS)
                 con.execute(
-                    f"UPDATE {SCORES_TABLE} SET {sets} FROM _cg_reasons r "
-                    f"WHERE {SCORES_TABLE}.subscriber_id = r.subscriber_id "
-                    f"AND {SCORES_TABLE}.as_of = ? AND {SCORES_TABLE}.model_version = ?",
+                    f"CREATE OR REPLACE TEMP TABLE _cg_month AS SELECT s.* REPLACE ({joined}) "
+                    f"FROM {SCORES_TABLE} s LEFT JOIN _cg_reasons r "
+                    "ON s.subscriber_id = r.subscriber_id "
+                    "WHERE s.as_of = ? AND s.model_version = ?",
                     [as_of, version],
                 )
+                con.execute(f"DELETE FROM {SCORES_TABLE} WHERE {month}", [as_of, version])
+                con.execute(f"INSERT INTO {SCORES_TABLE} SELECT * FROM _cg_month")
+                con.execute("DROP TABLE _cg_month")
             finally:
                 con.unregister("_cg_reasons")
     finally:

@@ -230,16 +230,20 @@ def test_store_reasons_fills_the_months_rows_of_that_version_only(trained: tuple
     april = frames[frames["as_of"] == date(2024, 4, 1)].drop(columns=["label"])
     score_month(settings, as_of="2024-04", frame=april, explain_share=0.0)
 
-    def month(m: str) -> pd.DataFrame:
+    def month(m: str, *, this_version: bool = True) -> pd.DataFrame:
+        same = "=" if this_version else "<>"
         con = duckdb.connect(str(settings.warehouse_path), read_only=True)
         try:
             return con.sql(
-                f"SELECT * FROM {SCORES_TABLE} WHERE as_of = '{m}' ORDER BY subscriber_id"
+                f"SELECT * FROM {SCORES_TABLE} WHERE as_of = '{m}' "
+                f"AND model_version {same} '{res.model_version}' "
+                "ORDER BY model_version, subscriber_id"
             ).df()
         finally:
             con.close()
 
     before, april_before = month("2024-05-01"), month("2024-04-01")
+    others_before = month("2024-05-01", this_version=False)  # other models' scores of May
     ids = before["subscriber_id"].tolist()
     reasons = pd.DataFrame(
         {
@@ -259,3 +263,4 @@ def test_store_reasons_fills_the_months_rows_of_that_version_only(trained: tuple
     cols = ["subscriber_id", "churn_probability", "rank", "raw_score", "model_version"]
     pd.testing.assert_frame_equal(after[cols], before[cols])
     pd.testing.assert_frame_equal(month("2024-04-01"), april_before)  # other months as they were
+    pd.testing.assert_frame_equal(month("2024-05-01", this_version=False), others_before)

@@ -48,9 +48,9 @@ def snapshot_expr(
     catalog's features in order. Only rows dated up to the end of the month
     are read. Nothing is executed.
 
-    ``partition=(k, parts)`` gives the rows of partition ``k`` only (members of
-    a group stay together, see :func:`~churnguard.features.context.partition_key`);
-    the union of all partitions is the whole snapshot.
+    ``partition=(k, parts)`` gives the rows of partition ``k`` only (see
+    :func:`~churnguard.features.context.partition_key`; group features still count
+    whole groups); the union of all partitions is the whole snapshot.
     """
     asof = AsOf(parse_month(as_of))
     src = Sources(backend, partition=partition)

@@ -146,7 +146,7 @@ def counts_by_service(backend: Any, as_of: date) -> dict[str, int]:
 
 
 def _snapshot_query(
-    con: Any, as_of: date, subscriber_ids: Sequence[str] | None, *, ordered: bool
+    as_of: date, subscriber_ids: Sequence[str] | None, *, ordered: bool
 ) -> tuple[str, list[Any], Any]:
     """The SQL of the month's rows (of ``subscriber_ids`` when given) and its ids frame."""
     order = " ORDER BY s.subscriber_id" if ordered else ""
@@ -174,7 +174,7 @@ def read_snapshot(
     ``ordered=False`` leaves the rows in storage order (saves copying every row once).
     """
     con = _raw(backend)
-    sql, params, ids = _snapshot_query(con, as_of, subscriber_ids, ordered=False)
+    sql, params, ids = _snapshot_query(as_of, subscriber_ids, ordered=False)
     if ids is not None:
         con.register("_cg_snapshot_ids", ids)
     try:
@@ -198,7 +198,7 @@ def iter_snapshot(
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_snapshot` in frames of at most ``rows_per_chunk`` rows (memory bounded)."""
     con = _raw(backend)
-    sql, params, ids = _snapshot_query(con, as_of, subscriber_ids, ordered=True)
+    sql, params, ids = _snapshot_query(as_of, subscriber_ids, ordered=True)
     if ids is not None:
         con.register("_cg_snapshot_ids", ids)
     try:

@@ -37,6 +37,7 @@ __all__ = [
     "explain_with_reasons",
     "load_registered",
     "month_frame",
+    "reasons_table",
     "score_month",
     "store_reasons",
     "with_reasons",
@@ -285,6 +286,24 @@ def _explained(model: TrainedModel, snap: pd.DataFrame, *, top: int) -> pd.DataF
     return out
 
 
+def reasons_table(frame: pd.DataFrame, *, numbers: tuple[str, ...] = ()) -> pa.Table:
+    """``subscriber_id``, the float columns ``numbers`` and :data:`REASON_COLUMNS` as Arrow.
+
+    Reasons are text or null. DuckDB reads Arrow columns as they are, where pandas
+    object columns are inferred and read value by value.
+    """
+    return pa.table(
+        {
+            "subscriber_id": pa.array(frame["subscriber_id"].astype(str), type=pa.string()),
+            **{c: pa.array(frame[c], type=pa.float64()) for c in numbers},
+            **{
+                c: pa.array(frame[c].astype(object), type=pa.string(), from_pandas=True)
+                for c in REASON_COLUMNS
+            },
+        }
+    )
+
+
 def store_reasons(settings: Settings, reasons: pd.DataFrame, *, as_of: date, version: str) -> None:
     """Write reasons from :func:`explain_subscribers` into the month's stored scores.
 
@@ -298,21 +317,11 @@ def store_reasons(settings: Settings, reasons: pd.DataFrame, *, as_of: date, ver
 
     if reasons.empty:
         return
-    given = reasons.drop_duplicates("subscriber_id", keep="last")
-    got = pa.table(
-        {
-            "subscriber_id": pa.array(given["subscriber_id"].astype(str), type=pa.string()),
-            **{
-                c: pa.array(given[c].astype(object), type=pa.string(), from_pandas=True)
-                for c in REASON_COLUMNS
-            },
-        }
-    )
+    got = reasons_table(reasons.drop_duplicates("subscriber_id", keep="last"))
     joined = ", ".join(
         f"CASE WHEN r.subscriber_id IS NULL THEN s.{c} ELSE r.{c} END AS {c}"
         for c in REASON_COLUMNS
     )
-    month = "as_of = ? AND model_version = ?"
     backend = connect(settings)
     try:
         with transaction(backend) as con:
@@ -325,7 +334,10 @@ def store_reasons(settings: Settings, reasons: pd.DataFrame, *, as_of: date, ver
                     "WHERE s.as_of = ? AND s.model_version = ?",
                     [as_of, version],
                 )
-                con.execute(f"DELETE FROM {SCORES_TABLE} WHERE {month}", [as_of, version])
+                con.execute(
+                    f"DELETE FROM {SCORES_TABLE} WHERE as_of = ? AND model_version = ?",
+                    [as_of, version],
+                )
                 con.execute(f"INSERT INTO {SCORES_TABLE} SELECT * FROM _cg_month")
                 con.execute("DROP TABLE _cg_month")
             finally:

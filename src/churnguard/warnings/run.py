@@ -250,29 +250,16 @@ def scoring_base(
     if scores is None:
         scores_t, version = _latest_scores(backend, as_of=as_of)
     else:
-        scores_t = backend.create_table(
-            "_cg_warn_scores", _scores_arrow(scores), temp=True, overwrite=True
-        )
+        from ..models.scoring import reasons_table
+
+        pending = reasons_table(scores, numbers=("churn_probability",))
+        scores_t = backend.create_table("_cg_warn_scores", pending, temp=True, overwrite=True)
     snap = backend.table("feature_snapshots")
     snap = snap.filter(snap.as_of == as_of).drop("as_of")
     tables: dict[str, ir.Table] = {
         n: backend.table(n) for n in ("subscribers", "billing", "usage") if n in present
     }
     return join_base(settings, snap=snap, scores=scores_t, tables=tables, as_of=as_of), version
-
-
-def _scores_arrow(scores: pd.DataFrame) -> pa.Table:
-    """The columns of ``scores`` the base joins, as Arrow (no pandas inference on 1 M rows)."""
-    return pa.table(
-        {
-            "subscriber_id": pa.array(scores["subscriber_id"].astype(str), type=pa.string()),
-            "churn_probability": pa.array(scores["churn_probability"], type=pa.float64()),
-            **{
-                c: pa.array(scores[c].astype(object), type=pa.string(), from_pandas=True)
-                for c in _REASONS
-            },
-        }
-    )
 
 
 def join_base(

@@ -110,7 +110,11 @@ def test_postgresql(postgres_url: str, tmp_path) -> None:  # type: ignore[no-unt
 def test_bulk_insert_stores_what_the_orm_stores(
     engine_kind: str, tmp_path, request: pytest.FixtureRequest
 ) -> None:  # type: ignore[no-untyped-def]
-    """Columnar inserts convert NA, numpy scalars, dates and booleans as row inserts do."""
+    """Columnar inserts convert NA, numpy scalars, dates and booleans as row inserts do.
+
+    The frame goes in slices (here of 2 rows) within the one transaction: a bad
+    row in the last slice rolls the earlier slices back too.
+    """
     import numpy as np
     import pandas as pd
     import sqlalchemy as sa
@@ -151,7 +155,7 @@ def test_bulk_insert_stores_what_the_orm_stores(
         }
     )
     with session_scope(settings) as s:
-        assert bulk_insert(s, table, frame) == 3
+        assert bulk_insert(s, table, frame, rows=2) == 3
         records = frame.assign(subscriber_id=frame["subscriber_id"] + "-orm")
         records = records.astype(object).where(records.notna(), None)
         s.execute(
@@ -175,3 +179,10 @@ def test_bulk_insert_stores_what_the_orm_stores(
     assert bulk["clv"].isna().tolist() == [False, True, False]
     with session_scope(settings) as s, pytest.raises(ValueError, match="no column"):
         bulk_insert(s, table, frame.assign(nonsense=1))
+    bad = pd.concat([frame.assign(subscriber_id=["B1", "B2", "B3"])] * 2, ignore_index=True)
+    bad.loc[5, "subscriber_id"] = None  # NOT NULL: the third slice fails
+    with pytest.raises(sa.exc.IntegrityError), session_scope(settings) as s:
+        bulk_insert(s, table, bad, rows=2)
+    with session_scope(settings) as s:
+        stored = s.scalar(sa.select(sa.func.count()).select_from(table))
+    assert stored == 6  # the 3 + 3 rows above; none of the failed batch

@@ -229,7 +229,7 @@ def _spark_batch(
     pushes: list[dict[str, Any]] = []
     if push:
         w = got.batch.warnings
-        fresh = w[w["subscriber_id"].isin(stored.inserted_subscribers)]
+        fresh = w[stored.inserted]
         pushes = push_warnings(settings, fresh, as_of=month, run_date=run_date)
     got.seconds["sync"] = time.perf_counter() - t
     return BatchResult(

@@ -23,7 +23,15 @@ from .levels import LEVEL_RANK, LevelThresholds, assign_levels, thresholds_for
 from .rules import GroupCollectiveRule, Rule, RuleSet, ThresholdRule
 from .triage import churn_type, next_step, route
 
-__all__ = ["WarningBatch", "evaluate", "read_columns"]
+__all__ = [
+    "Candidates",
+    "WarningBatch",
+    "evaluate",
+    "fill_model_reasons",
+    "find_candidates",
+    "grade",
+    "read_columns",
+]
 
 _CONTEXT = (
     "service_type",
@@ -76,6 +84,30 @@ def _render(values: pd.Series, rule: Rule, lang: str) -> np.ndarray:
     return out
 
 
+@dataclass
+class Candidates:
+    """What the engine returns for one month: the customers who may be warned.
+
+    ``frame`` has one row per candidate (above the yellow threshold, or hit by a
+    rule) with the rule hit and value columns; ``groups`` the month's group
+    warnings, already graded. Once it is fetched the engine is no longer needed:
+    :func:`grade` works on it in memory.
+    """
+
+    frame: pd.DataFrame
+    thresholds: LevelThresholds
+    groups: pd.DataFrame
+    scored: int
+
+
+def _deadline_days(settings: WarningSettings) -> dict[str, int]:
+    return {
+        "red": settings.deadline_working_days_red,
+        "orange": settings.deadline_working_days_orange,
+        "yellow": settings.deadline_working_days_yellow,
+    }
+
+
 def evaluate(
     base: ir.Table,
     *,
@@ -85,7 +117,7 @@ def evaluate(
     run_date: date,
     explain: Callable[[pd.Series], pd.DataFrame] | None = None,
 ) -> WarningBatch:
-    """Warnings for one as-of month.
+    """Warnings for one as-of month: :func:`find_candidates`, then :func:`grade`.
 
     Parameters
     ----------
@@ -107,13 +139,19 @@ def evaluate(
         returns ``subscriber_id`` and the reason columns (text, as stored with
         scores). So explanations are computed only for customers who may be warned.
     """
+    cands = find_candidates(base, rules=rules, settings=settings, run_date=run_date)
+    if explain is not None:
+        fill_model_reasons(cands.frame, explain)
+    return grade(cands, rules=rules, settings=settings, as_of=as_of, run_date=run_date)
+
+
+def find_candidates(
+    base: ir.Table, *, rules: RuleSet, settings: WarningSettings, run_date: date
+) -> Candidates:
+    """The engine's part of :func:`evaluate`: thresholds, rule hits, candidates, group warnings."""
     active = rules.active
     rules.check_columns(base.columns)
-    days = {
-        "red": settings.deadline_working_days_red,
-        "orange": settings.deadline_working_days_orange,
-        "yellow": settings.deadline_working_days_yellow,
-    }
+    days = _deadline_days(settings)
     p_all = base.select("churn_probability", "clv").execute()
     rank_value = None
     if settings.levels.mode == "capacity" and settings.levels.rank_by == "expected_loss":
@@ -124,6 +162,8 @@ def evaluate(
         deadline_days=days,
         rank_value=rank_value,
     )
+    scored = len(p_all)
+    del p_all, rank_value
 
     t = base
     group_rules = [r for r in active if isinstance(r, GroupCollectiveRule)]
@@ -157,27 +197,42 @@ def evaluate(
     rule_cols = [c for r in active for c in _rule_columns(r)]
     cand = t.filter((t.churn_probability >= th.yellow) | any_hit).select(*keep, *rule_cols)
     df = cand.execute()
-    if explain is not None:
-        df = _fill_model_reasons(df, explain)
-
-    warnings = _grade(
-        df, active=active, th=th, settings=settings, as_of=as_of, run_date=run_date, days=days
-    )
     groups = _group_warnings(group_frames, t, settings=settings, run_date=run_date, days=days)
+    return Candidates(frame=df, thresholds=th, groups=groups, scored=scored)
+
+
+def grade(
+    cands: Candidates, *, rules: RuleSet, settings: WarningSettings, as_of: date, run_date: date
+) -> WarningBatch:
+    """The in-memory part of :func:`evaluate`: levels, reasons, triage, queue and deadline.
+
+    ``cands.frame`` becomes the warnings frame in place (it is this run's own).
+    """
+    candidates = len(cands.frame)
+    warnings = _grade(
+        cands.frame,
+        active=rules.active,
+        th=cands.thresholds,
+        settings=settings,
+        as_of=as_of,
+        run_date=run_date,
+        days=_deadline_days(settings),
+    )
     return WarningBatch(
         as_of=as_of,
         run_date=run_date,
-        thresholds=th,
+        thresholds=cands.thresholds,
         warnings=warnings,
-        groups=groups,
-        candidates=len(df),
-        scored=len(p_all),
+        groups=cands.groups,
+        candidates=candidates,
+        scored=cands.scored,
     )
 
 
-def _fill_model_reasons(
+def fill_model_reasons(
     df: pd.DataFrame, explain: Callable[[pd.Series], pd.DataFrame]
 ) -> pd.DataFrame:
+    """Model reasons of the candidates that have none yet, from ``explain``, in place."""
     if not set(_MODEL_REASONS) <= set(df.columns):
         return df
     missing = df["top_reasons_en"].isna().to_numpy()
@@ -221,7 +276,10 @@ def _grade(
     reasons = _reasons(df, ordered, n_max=settings.top_reasons)
     # The candidates frame becomes the warnings frame in place: at 10 M subscribers it
     # holds millions of rows, and each copy of it was gigabytes.
-    df.drop(columns=[c for c in df.columns if c.startswith("_")], inplace=True)
+    # the rule columns and the model's own reason lists are in the reasons now (the
+    # model's stay with the scores): each is a column of millions of objects at 10 M
+    spent = [c for c in df.columns if c.startswith("_") or c in _MODEL_REASONS]
+    df.drop(columns=spent, inplace=True)
     out = df
     inv = {v: k for k, v in LEVEL_RANK.items()}
     out["level"] = pd.Series(rank, index=df.index).map(inv)

@@ -22,7 +22,7 @@ from ..value.customer_value import active_subscribers
 from ..warehouse.analytical import connect
 from ..warehouse.analytical import raw as raw_duckdb
 from ..warehouse.operational import session_scope
-from .engine import WarningBatch, evaluate, read_columns
+from .engine import WarningBatch, fill_model_reasons, find_candidates, grade, read_columns
 from .push import PushError, send_digest, send_webhook
 from .rules import RuleSet, load_rules
 from .store import RecordSummary, WarningPush, open_warnings, record
@@ -403,7 +403,6 @@ def raise_warnings(
     rules = load_rules(workspace=settings.workspace)
     prepared, snapshot, pending = _ensure_scores(settings, as_of=month, write=False)
     backend = connect(settings, read_only=True)
-    explainer: _Explainer | None = None
     try:
         base, version = scoring_base(
             settings,
@@ -413,28 +412,26 @@ def raise_warnings(
             version=None if pending is None else pending.version,
         )
         base = _materialize(backend, base, rules=rules)
-        if version is not None:
-            explainer = _Explainer(
-                settings,
-                as_of=month,
-                version=version,
-                snapshot=snapshot,
-                model=None if pending is None else pending.model,
-            )
-        batch = evaluate(
-            base,
-            rules=rules,
-            settings=settings.warnings,
-            as_of=month,
-            run_date=run,
-            explain=explainer,
-        )
+        cands = find_candidates(base, rules=rules, settings=settings.warnings, run_date=run)
         matrix = value_risk_matrix(base).execute()
         active = _still_active(settings, backend, as_of=month)
     finally:
+        # everything the engine computes is fetched: closing frees the base table
+        # (10 M rows at 10 M) before explanations and grading take their memory
         backend.disconnect()
-    if explainer is not None:
-        explainer.store(pending)  # after the read-only connection is closed
+    if version is not None:
+        explainer = _Explainer(
+            settings,
+            as_of=month,
+            version=version,
+            snapshot=snapshot,
+            model=None if pending is None else pending.model,
+        )
+        fill_model_reasons(cands.frame, explainer)
+        explainer.store(pending)  # the scores' own copy of the reasons, then let go
+        del explainer, pending, snapshot
+    batch = grade(cands, rules=rules, settings=settings.warnings, as_of=month, run_date=run)
+    del cands
     with session_scope(settings) as session:
         stored = record(
             session,
@@ -454,8 +451,7 @@ def raise_warnings(
         seconds=time.perf_counter() - started,
     )
     if push:
-        inserted = batch.warnings["subscriber_id"].isin(stored.inserted_subscribers)
-        fresh = batch.warnings[inserted]
+        fresh = batch.warnings[stored.inserted]
         result.pushes = push_warnings(settings, fresh, as_of=month, run_date=run)
     result.seconds = time.perf_counter() - started
     return result

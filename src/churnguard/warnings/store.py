@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, String, Text
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 _CHUNK = 5000
+_INSERT_ROWS = 200_000
 
 
 class CustomerWarning(Base):
@@ -129,8 +131,9 @@ class RecordSummary:
     groups_new: int = 0
     groups_kept: int = 0
     groups_closed: int = 0
-    new_ids: list[int] = field(default_factory=list)
-    inserted_subscribers: list[str] = field(default_factory=list)
+    new_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # which rows of the batch's warnings were stored as new warnings (pushed as fresh)
+    inserted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -242,15 +245,20 @@ def record(
             rewarn["subscriber_id"],
         ]
     )
-    to_insert = new[new["subscriber_id"].isin(insert_ids.to_numpy())]
-    summary.inserted_subscribers = to_insert["subscriber_id"].astype(str).tolist()
+    inserted = new["subscriber_id"].isin(insert_ids.to_numpy()).to_numpy()
+    summary.inserted = inserted
     before = session.scalar(sa.select(sa.func.max(_W.c.id))) or 0
-    bulk_insert(session, _W, _record_frame(to_insert, model_version=model_version, now=now))
+    rows = np.flatnonzero(inserted)
+    # in slices: the insert frame (and its Python values) of 2.9 M warnings took gigabytes
+    for start in range(0, len(rows), _INSERT_ROWS):
+        part = new.take(rows[start : start + _INSERT_ROWS])
+        bulk_insert(session, _W, _record_frame(part, model_version=model_version, now=now))
     # this transaction's rows: ids above the largest before it, stamped with this run
-    summary.new_ids = list(
+    summary.new_ids = np.fromiter(
         session.scalars(
             sa.select(_W.c.id).where(_W.c.id > before, _W.c.created_at == now).order_by(_W.c.id)
-        )
+        ),
+        dtype=np.int64,
     )
     summary.new = int((merged["_merge"] == "left_only").sum())
     summary.escalated = len(escalate)

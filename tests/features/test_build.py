@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import date
 
@@ -173,14 +174,18 @@ def test_partitioned_build_equals_the_whole_build(synth_workspace: Settings) -> 
 
 
 def test_partitions_split_every_table_by_subscriber(duck: object) -> None:
-    from churnguard.features.context import Sources
+    from churnguard.features.context import IdRange, Sources, id_ranges
 
-    sliced = [Sources(duck, partition=(k, 4)) for k in range(4)]
+    ranges = id_ranges(duck, 4)
+    assert len(ranges) == 4 and ranges[0].low is None and ranges[-1].high is None
+    assert all(a.high == b.low for a, b in itertools.pairwise(ranges))
+    sliced = [Sources(duck, partition=r) for r in ranges]
     parts = [src["subscribers"].execute() for src in sliced]
     everyone = Sources(duck)["subscribers"].execute()
     ids = pd.concat([p["subscriber_id"] for p in parts])
     assert ids.is_unique and set(ids) == set(everyone["subscriber_id"])
-    assert sum(len(p) > 0 for p in parts) >= 2
+    sizes = [len(p) for p in parts]  # quantile bounds: about a quarter each
+    assert min(sizes) >= len(everyone) // 4 - 1 and max(sizes) <= len(everyone) // 4 + 2
     groups = [set(p["group_id"].dropna()) for p in parts]
     assert any(groups[i] & groups[j] for i in range(4) for j in range(i + 1, 4))  # split
     usage = [src["usage"].execute() for src in sliced]
@@ -189,5 +194,6 @@ def test_partitions_split_every_table_by_subscriber(duck: object) -> None:
         assert set(rows["subscriber_id"]) <= set(part["subscriber_id"])
     # the whole base stays at hand for features across subscribers (groups)
     assert len(sliced[0].unsliced()["subscribers"].execute()) == len(everyone)
-    with pytest.raises(InputError, match="partition 4 of 4"):
-        Sources(duck, partition=(4, 4))
+    assert id_ranges(duck, 1) == [IdRange()]
+    with pytest.raises(InputError, match="empty subscriber range"):
+        IdRange("S2", "S1")

@@ -20,7 +20,7 @@ import ibis
 
 from ..errors import InputError, NotFoundError
 from .catalog import Family
-from .context import AsOf, Sources, parse_month
+from .context import AsOf, IdRange, Sources, id_ranges, parse_month
 from .lifecycle import population
 from .registry import CATALOG, CATALOG_VERSION, FAMILIES
 
@@ -38,9 +38,7 @@ Engine = Literal["duckdb", "spark"]
 _SERVICE = "_service_type"
 
 
-def snapshot_expr(
-    backend: Any, *, as_of: date | str, partition: tuple[int, int] | None = None
-) -> ir.Table:
+def snapshot_expr(backend: Any, *, as_of: date | str, partition: IdRange | None = None) -> ir.Table:
     """The snapshot at ``as_of`` as an Ibis expression on ``backend``.
 
     One row per subscriber active at the end of the as-of month (activated by
@@ -48,9 +46,9 @@ def snapshot_expr(
     catalog's features in order. Only rows dated up to the end of the month
     are read. Nothing is executed.
 
-    ``partition=(k, parts)`` gives the rows of partition ``k`` only (see
-    :func:`~churnguard.features.context.partition_key`; group features still count
-    whole groups); the union of all partitions is the whole snapshot.
+    ``partition`` (an :class:`~churnguard.features.context.IdRange`) gives the rows
+    of the subscribers in that range only (group features still count whole
+    groups); the union of consecutive ranges is the whole snapshot.
     """
     asof = AsOf(parse_month(as_of))
     src = Sources(backend, partition=partition)
@@ -146,13 +144,13 @@ def build_snapshot(
     try:
         engines.check_coverage(con, asof)
         if engine == "duckdb":
-            parts = _partitions(con, settings.warehouse.snapshot_partition_rows)
+            ranges = id_ranges(con, _partitions(con, settings.warehouse.snapshot_partition_rows))
             sqls = [
                 str(con.compile(snapshot_expr(con, as_of=asof.month, partition=p)))
-                for p in ([None] if parts == 1 else [(k, parts) for k in range(parts)])
+                for p in ([None] if len(ranges) == 1 else ranges)
             ]
-            if parts > 1:
-                log.info("snapshot %s: built in %d subscriber partitions", asof, parts)
+            if len(ranges) > 1:
+                log.info("snapshot %s: built in %d subscriber ranges", asof, len(ranges))
             store.replace_snapshot(con, asof.month, select_sql=sqls, engine=engine)
         else:
             parquet_glob = engines.spark_snapshot(settings, con, asof)
@@ -178,8 +176,8 @@ def build_snapshot(
 
 def _partitions(backend: Any, rows: int) -> int:
     """How many subscriber partitions keep a snapshot build near ``rows`` subscribers each."""
-    got = backend.con.execute("SELECT count(*) FROM subscribers").fetchone()
-    return max(1, -(-int(got[0] if got else 0) // rows))
+    got = backend.con.execute("SELECT count(*) FROM subscribers").fetchall()
+    return max(1, -(-int(got[0][0] if got else 0) // rows))
 
 
 @contextmanager

@@ -147,16 +147,22 @@ def test_explanations_from_the_frame_in_memory_equal_the_stored_rows(trained: Pa
     frame = month_frame(settings, as_of=month)
     # some customers, out of order, one twice and one unknown
     ids = [*frame["subscriber_id"].iloc[[40, 3, 17, 3, 900]].astype(str), "NOPE"]
-    read = explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids)
-    held = explain_subscribers(
-        settings, as_of=month, version=version, subscriber_ids=ids, frame=frame
+
+    def by_id(f: pd.DataFrame) -> pd.DataFrame:  # explanations come in no set order
+        return f.sort_values("subscriber_id", ignore_index=True)
+
+    read = by_id(explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids))
+    held = by_id(
+        explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids, frame=frame)
     )
     assert len(read) == 4
     pd.testing.assert_frame_equal(held, read)
     shuffled = frame.sample(frac=1.0, random_state=0)
     pd.testing.assert_frame_equal(
-        explain_subscribers(
-            settings, as_of=month, version=version, subscriber_ids=ids, frame=shuffled
+        by_id(
+            explain_subscribers(
+                settings, as_of=month, version=version, subscriber_ids=ids, frame=shuffled
+            )
         ),
         read,
     )
@@ -178,14 +184,26 @@ def test_explanations_in_chunks_equal_one_pass(
     version = champion(settings)["version"]
     frame = load_snapshot(settings, as_of=month)
     ids = frame["subscriber_id"].iloc[::7].astype(str).tolist()
-    whole = scoring.explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids)
+
+    def by_id(f: pd.DataFrame) -> pd.DataFrame:  # explanations come in no set order
+        return f.sort_values("subscriber_id", ignore_index=True)
+
+    whole = by_id(
+        scoring.explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids)
+    )
     assert len(whole) == len(ids) and whole["top_reasons_en"].notna().all()
     monkeypatch.setattr(scoring, "EXPLAIN_CHUNK", 37)
     for held in (None, frame):
         chunked = scoring.explain_subscribers(
             settings, as_of=month, version=version, subscriber_ids=ids, frame=held
         )
-        pd.testing.assert_frame_equal(chunked, whole)
+        pd.testing.assert_frame_equal(by_id(chunked), whole)
+    streamed = list(
+        iter_snapshot(settings, as_of=month, subscriber_ids=ids, rows_per_chunk=50, ordered=False)
+    )
+    pd.testing.assert_frame_equal(
+        by_id(pd.concat(streamed, ignore_index=True)), frame.iloc[::7].reset_index(drop=True)
+    )
     parts = list(iter_snapshot(settings, as_of=month, subscriber_ids=ids, rows_per_chunk=50))
     assert max(len(p) for p in parts) <= 50 and len(parts) == -(-len(ids) // 50)
     pd.testing.assert_frame_equal(

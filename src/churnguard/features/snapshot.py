@@ -226,14 +226,21 @@ def iter_snapshot(
     as_of: date | str,
     subscriber_ids: Sequence[str] | None = None,
     rows_per_chunk: int = 250_000,
+    ordered: bool = True,
 ) -> Iterator[pd.DataFrame]:
     """:func:`load_snapshot` in frames of at most ``rows_per_chunk`` rows, by subscriber.
 
-    Raises :class:`NotFoundError` as :func:`load_snapshot` does.
+    ``ordered=False`` streams the rows as stored: the engine does not sort (and
+    hold) them all before the first frame. Raises :class:`NotFoundError` as
+    :func:`load_snapshot` does.
     """
     from . import store
 
     with _stored(settings, as_of) as (con, month):
         yield from store.iter_snapshot(
-            con, month, subscriber_ids=subscriber_ids, rows_per_chunk=rows_per_chunk
+            con,
+            month,
+            subscriber_ids=subscriber_ids,
+            rows_per_chunk=rows_per_chunk,
+            ordered=ordered,
         )

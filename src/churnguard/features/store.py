@@ -195,10 +195,15 @@ def iter_snapshot(
     *,
     subscriber_ids: Sequence[str] | None = None,
     rows_per_chunk: int = 250_000,
+    ordered: bool = True,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`read_snapshot` in frames of at most ``rows_per_chunk`` rows (memory bounded)."""
+    """:func:`read_snapshot` in frames of at most ``rows_per_chunk`` rows (memory bounded).
+
+    ``ordered`` sorts by subscriber first, which makes the engine hold every row
+    before the first frame; ``False`` streams them as stored.
+    """
     con = _raw(backend)
-    sql, params, ids = _snapshot_query(as_of, subscriber_ids, ordered=True)
+    sql, params, ids = _snapshot_query(as_of, subscriber_ids, ordered=ordered)
     if ids is not None:
         con.register("_cg_snapshot_ids", ids)
     try:

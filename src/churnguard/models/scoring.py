@@ -248,7 +248,9 @@ def explain_subscribers(
 
     Explanations cost far more than probabilities, so ``score`` can skip them and
     ``warn`` asks for the customers it warns only (then keeps them with the scores
-    through :func:`store_reasons`). Returns ``subscriber_id`` and :data:`REASON_COLUMNS`.
+    through :func:`store_reasons`). Returns ``subscriber_id`` and :data:`REASON_COLUMNS`,
+    one row per known customer, in no particular order (read from storage the rows
+    stream as stored: sorting millions of snapshot rows first held them all in memory).
 
     ``frame`` is the month's whole snapshot when the caller holds it already (the
     rows are then taken from it instead of read again), ``model`` the loaded
@@ -262,7 +264,11 @@ def explain_subscribers(
         _row, model = load_registered(settings, version=version)
     if frame is None:
         chunks: Iterable[pd.DataFrame] = iter_snapshot(
-            settings, as_of=as_of, subscriber_ids=subscriber_ids, rows_per_chunk=EXPLAIN_CHUNK
+            settings,
+            as_of=as_of,
+            subscriber_ids=subscriber_ids,
+            rows_per_chunk=EXPLAIN_CHUNK,
+            ordered=False,
         )
     else:
         rows = _snapshot_rows(frame, subscriber_ids)

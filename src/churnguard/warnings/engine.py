@@ -47,6 +47,7 @@ _CONTEXT = (
 )
 _MODEL_REASONS = ("top_reasons_zh", "top_reasons_en", "top_categories")
 _SEP = {"zh": "；", "en": "; "}
+GRADE_ROWS = 400_000  # candidates graded at a time (bounds the long-form reasons)
 
 
 @dataclass(frozen=True)
@@ -208,16 +209,35 @@ def grade(
 
     ``cands.frame`` becomes the warnings frame in place (it is this run's own).
     """
-    candidates = len(cands.frame)
-    warnings = _grade(
-        cands.frame,
-        active=rules.active,
-        th=cands.thresholds,
-        settings=settings,
-        as_of=as_of,
-        run_date=run_date,
-        days=_deadline_days(settings),
-    )
+    frame = cands.frame
+    candidates = len(frame)
+    cands.frame = frame.iloc[0:0]  # the rows are graded (and consumed) below
+    # A slice at a time: the reasons of millions of candidates, in long form, took
+    # gigabytes at once (10 M base: 2.9 M candidates). Rows are graded independently.
+    graded: list[pd.DataFrame] = []
+    ranks: list[np.ndarray] = []
+    for start in range(0, max(candidates, 1), GRADE_ROWS):
+        part = frame if candidates <= GRADE_ROWS else frame.iloc[start : start + GRADE_ROWS].copy()
+        out, rank = _grade(
+            part,
+            active=rules.active,
+            th=cands.thresholds,
+            settings=settings,
+            as_of=as_of,
+            run_date=run_date,
+            days=_deadline_days(settings),
+        )
+        graded.append(out)
+        ranks.append(rank)
+        del part, out
+    del frame
+    out = graded[0] if len(graded) == 1 else pd.concat(graded, ignore_index=True)
+    del graded
+    rank = np.concatenate(ranks)
+    # most urgent level first, then the highest probability; ties keep their order
+    order = np.lexsort((-out["churn_probability"].to_numpy(dtype=np.float64), -rank))
+    warnings = out.take(order).reset_index(drop=True)
+    del out
     return WarningBatch(
         as_of=as_of,
         run_date=run_date,
@@ -257,7 +277,8 @@ def _grade(
     as_of: date,
     run_date: date,
     days: dict[str, int],
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One slice of candidates graded in place: the warnings (unordered) and their level ranks."""
     model_level = assign_levels(df["churn_probability"], th)
     rank = model_level.map(LEVEL_RANK).fillna(0).astype(int).to_numpy()
     # rules in order of severity, so the first reasons are the most urgent
@@ -284,7 +305,7 @@ def _grade(
     inv = {v: k for k, v in LEVEL_RANK.items()}
     out["level"] = pd.Series(rank, index=df.index).map(inv)
     out["model_level"] = model_level
-    out["rule_codes"] = codes
+    out["rule_codes"] = pd.Series(codes.to_numpy(), index=df.index, dtype="string")  # a slice
     out["reasons_zh"] = reasons["zh"]
     out["reasons_en"] = reasons["en"]
     out["top_category"] = reasons["category"]
@@ -303,9 +324,7 @@ def _grade(
     )
     out["as_of"] = as_of
     out["raised_on"] = run_date
-    # most urgent level first, then the highest probability; ties keep their order
-    order = np.lexsort((-out["churn_probability"].to_numpy(dtype=np.float64), -rank))
-    return out.take(order).reset_index(drop=True)
+    return out, rank
 
 
 def _hit_codes(hits: np.ndarray, codes: list[str]) -> pd.Series:

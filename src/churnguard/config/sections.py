@@ -25,8 +25,8 @@ class WarehouseSettings(_Section):
     snapshot_partition_rows: int = Field(
         2_000_000,
         ge=1,
-        description="a features snapshot of a larger base is built in subscriber partitions "
-        "of about this many subscribers (group features still count whole groups), so its "
+        description="a features snapshot of a larger base is built in ranges of subscriber "
+        "ids of about this many subscribers (group features still count whole groups), so its "
         "joins and aggregates fit in memory; lower it when a build runs out of memory_limit",
     )
 

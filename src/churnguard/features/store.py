@@ -207,25 +207,10 @@ def iter_snapshot(
     if ids is not None:
         con.register("_cg_snapshot_ids", ids)
     try:
-        import pyarrow as pa
-
         reader = con.sql(sql, params=params).to_arrow_reader(rows_per_chunk)
-        # an unordered stream comes in small batches (a DuckDB vector or so): gather them
-        # into frames of ``rows_per_chunk`` rows, so each caller's step runs on full chunks
-        held: list[Any] = []
-        count = 0
         for batch in reader:
-            if not batch.num_rows:
-                continue
-            held.append(batch)
-            count += batch.num_rows
-            while count >= rows_per_chunk:
-                table = pa.Table.from_batches(held)
-                yield arrow_frame(table.slice(0, rows_per_chunk))
-                rest = table.slice(rows_per_chunk)
-                held, count = rest.to_batches(), rest.num_rows
-        if held:
-            yield arrow_frame(pa.Table.from_batches(held) if len(held) > 1 else held[0])
+            if batch.num_rows:
+                yield arrow_frame(batch)
     finally:
         if ids is not None:
             con.unregister("_cg_snapshot_ids")

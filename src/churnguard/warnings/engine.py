@@ -207,8 +207,10 @@ def grade(
 ) -> WarningBatch:
     """The in-memory part of :func:`evaluate`: levels, reasons, triage, queue and deadline.
 
-    ``cands.frame`` becomes the warnings frame in place (it is this run's own).
+    ``cands.frame`` is consumed: its rows are graded in place, ``GRADE_ROWS`` at a
+    time, and ``cands.frame`` is left empty.
     """
+    days = _deadline_days(settings)
     frame = cands.frame
     candidates = len(frame)
     cands.frame = frame.iloc[0:0]  # the rows are graded (and consumed) below
@@ -225,7 +227,7 @@ def grade(
             settings=settings,
             as_of=as_of,
             run_date=run_date,
-            days=_deadline_days(settings),
+            days=days,
         )
         graded.append(out)
         ranks.append(rank)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from churnguard.config import Settings
-from churnguard.errors import NotFoundError, StateError
+from churnguard.errors import ConfigError, NotFoundError, StateError
 from churnguard.warehouse.analytical import connect, raw, table_exists, transaction
 
 
@@ -51,6 +51,13 @@ def test_settings_tune_duckdb(tmp_path: object) -> None:
     ).fetchone() or (None, None)
     backend.disconnect()
     assert threads == 1 and str(memory).startswith(("953", "1.0", "1 GiB", "1GB"))
+    # one connection's own limit (the streaming reads') instead of the workspace's
+    backend = connect(settings, memory_limit="256MB")
+    (memory,) = raw(backend).execute("SELECT current_setting('memory_limit')").fetchone() or ("",)
+    backend.disconnect()
+    assert str(memory).startswith(("244", "256")), memory
+    with pytest.raises(ConfigError, match="stream_memory_limit"):
+        load_settings(ws, overrides={"warehouse": {"stream_memory_limit": "lots"}})
 
 
 def test_locked_by_another_process(workspace: Settings) -> None:

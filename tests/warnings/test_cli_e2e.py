@@ -215,6 +215,23 @@ def test_explanations_in_chunks_equal_one_pass(
     pd.testing.assert_frame_equal(everyone, frame)
 
 
+def test_streamed_reads_run_within_the_stream_memory_limit(trained: Path) -> None:
+    """Unordered reads open DuckDB with ``stream_memory_limit``, ordered ones with its limit."""
+    from datetime import date
+
+    import duckdb
+
+    from churnguard.config import load_settings
+    from churnguard.features import build_snapshot, iter_snapshot
+
+    month = date(2024, 10, 1)
+    build_snapshot(load_settings(trained), as_of=month)
+    tight = load_settings(trained, overrides={"warehouse": {"stream_memory_limit": "1KB"}})
+    with pytest.raises(duckdb.OutOfMemoryException):
+        list(iter_snapshot(tight, as_of=month, rows_per_chunk=50, ordered=False))
+    assert sum(len(p) for p in iter_snapshot(tight, as_of=month, rows_per_chunk=50)) > 0
+
+
 def test_only_warned_customers_are_looked_up_as_active(trained: Path) -> None:
     """record tells churners from calmer customers; warn asks about the warned ones only."""
     from datetime import date

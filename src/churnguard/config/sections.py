@@ -22,6 +22,14 @@ class WarehouseSettings(_Section):
     path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the workspace")
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB'")
+    stream_memory_limit: str | None = Field(
+        "1GB",
+        pattern=r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|[KMGT])\s*$",
+        description="DuckDB memory limit of reads that only stream rows out to Python (the "
+        "warned customers' snapshot rows for their explanations): DuckDB keeps the blocks it "
+        "scanned cached up to its limit, next to what Python holds (10 M base: ~4.5 GB); "
+        "unset = memory_limit",
+    )
     snapshot_partition_rows: int = Field(
         2_000_000,
         ge=1,

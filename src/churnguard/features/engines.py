@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 _COVERAGE_TABLES = ("usage", "billing", "network_quality")
 
 
-def open_warehouse(settings: Settings, *, read_only: bool = False) -> Any:
-    """The workspace's DuckDB warehouse as an Ibis backend.
+def open_warehouse(
+    settings: Settings, *, read_only: bool = False, memory_limit: str | None = None
+) -> Any:
+    """The workspace's DuckDB warehouse as an Ibis backend (``memory_limit``: this connection's).
 
     Raises
     ------
@@ -41,7 +43,7 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Any:
             f"no warehouse at {settings.warehouse_path}: nothing has been ingested in this "
             f"workspace yet; run 'churnguard ingest SOURCE --workspace {settings.workspace}' first"
         )
-    backend = connect(settings, read_only=read_only)
+    backend = connect(settings, read_only=read_only, memory_limit=memory_limit)
     # DuckDB draws a progress bar on stdout for long queries: it would corrupt --json output
     backend.con.execute("SET enable_progress_bar = false")
     return backend

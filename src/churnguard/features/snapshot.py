@@ -181,12 +181,14 @@ def _partitions(backend: Any, rows: int) -> int:
 
 
 @contextmanager
-def _stored(settings: Settings, as_of: date | str) -> Iterator[tuple[Any, date]]:
+def _stored(
+    settings: Settings, as_of: date | str, *, memory_limit: str | None = None
+) -> Iterator[tuple[Any, date]]:
     """The warehouse (read-only) and the month, once it is known to hold that snapshot."""
     from . import engines, store
 
     asof = AsOf(parse_month(as_of))
-    con = engines.open_warehouse(settings, read_only=True)
+    con = engines.open_warehouse(settings, read_only=True, memory_limit=memory_limit)
     try:
         if not store.has_snapshot(con, asof.month):
             raise NotFoundError(
@@ -231,12 +233,15 @@ def iter_snapshot(
     """:func:`load_snapshot` in frames of at most ``rows_per_chunk`` rows, by subscriber.
 
     ``ordered=False`` streams the rows as stored: the engine does not sort (and
-    hold) them all before the first frame. Raises :class:`NotFoundError` as
-    :func:`load_snapshot` does.
+    hold) them all before the first frame, and runs within
+    ``warehouse.stream_memory_limit`` (it would otherwise keep the blocks it scanned
+    cached up to ``memory_limit``, beside what the caller holds). Raises
+    :class:`NotFoundError` as :func:`load_snapshot` does.
     """
     from . import store
 
-    with _stored(settings, as_of) as (con, month):
+    limit = None if ordered else settings.warehouse.stream_memory_limit
+    with _stored(settings, as_of, memory_limit=limit) as (con, month):
         yield from store.iter_snapshot(
             con,
             month,

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["connect", "raw", "table_exists", "transaction"]
 
 
-def connect(settings: Settings, *, read_only: bool = False) -> Backend:
+def connect(
+    settings: Settings, *, read_only: bool = False, memory_limit: str | None = None
+) -> Backend:
     """Open the workspace's DuckDB warehouse as an Ibis backend.
 
     Parameters
@@ -35,6 +37,8 @@ def connect(settings: Settings, *, read_only: bool = False) -> Backend:
     read_only
         Open without the write lock, so several readers can share the file. A
         read-only open of a warehouse that does not exist yet is an error.
+    memory_limit
+        This connection's DuckDB memory limit instead of ``settings.warehouse.memory_limit``.
 
     Raises
     ------
@@ -54,8 +58,9 @@ def connect(settings: Settings, *, read_only: bool = False) -> Backend:
     config: dict[str, Any] = {}
     if settings.warehouse.threads is not None:
         config["threads"] = settings.warehouse.threads
-    if settings.warehouse.memory_limit is not None:
-        config["memory_limit"] = settings.warehouse.memory_limit
+    limit = memory_limit or settings.warehouse.memory_limit
+    if limit is not None:
+        config["memory_limit"] = limit
     try:
         backend: Backend = ibis.duckdb.connect(path, read_only=read_only, **config)
     except duckdb.IOException as exc:

@@ -96,6 +96,39 @@ def test_warn_scores_grades_and_stores(trained: Path) -> None:
     assert again["prepared"] == []
     assert again["stored"]["new"] == 0
     assert again["stored"]["kept_in_cooldown"] == first["warnings"]
+    # the stored reasons came back with the candidates: nobody was explained again
+    assert again["by_reason"] == first["by_reason"]
+    assert again["by_churn_type"] == first["by_churn_type"]
+    def without_deadline(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [{k: v for k, v in r.items() if k != "deadline"} for r in rows]
+
+    assert without_deadline(again["sample"]) == without_deadline(first["sample"])
+
+
+def test_a_rerun_reads_the_stored_reasons(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A daily run of an explained month joins the stored reasons; it explains no one."""
+    from datetime import date
+
+    from churnguard.config import load_settings
+    from churnguard.models import scoring
+    from churnguard.warnings.run import raise_warnings
+
+    settings = load_settings(trained)
+    month = date(2024, 11, 1)
+    first = raise_warnings(settings, as_of=month, run_date=date(2024, 12, 10), push=False)
+
+    def no_explaining(*_a: object, **_k: object) -> None:
+        raise AssertionError("explained again")
+
+    monkeypatch.setattr(scoring, "explain_subscribers", no_explaining)
+    again = raise_warnings(settings, as_of=month, run_date=date(2024, 12, 11), push=False)
+    cols = ["subscriber_id", "level", "reasons_zh", "reasons_en", "top_category", "churn_type"]
+    a, b = (
+        r.batch.warnings[cols].sort_values("subscriber_id", ignore_index=True)
+        for r in (first, again)
+    )
+    assert len(a) > 0 and a["reasons_en"].str.len().gt(0).all()
+    pd.testing.assert_frame_equal(a, b)
 
 
 def test_worklist_is_masked_and_sorted(trained: Path, tmp_path: Path) -> None:

@@ -158,9 +158,9 @@ def find_candidates(
     """The engine's part of :func:`evaluate`: thresholds, rule hits, candidates, group warnings.
 
     ``reasons`` (``subscriber_id`` and the model's reason columns, e.g. the month's
-    scores) are joined to the candidates only, for a ``base`` without them: every
-    subscriber's reason texts in ``base`` would be carried for nothing by the ~70 %
-    who are no candidates.
+    scores) are joined to the candidates only, for a ``base`` without them: in
+    ``base``, the reason texts of every subscriber who is no candidate (most of a
+    base) would be carried for nothing.
     """
     active = rules.active
     rules.check_columns(base.columns)

@@ -99,6 +99,7 @@ def test_warn_scores_grades_and_stores(trained: Path) -> None:
     # the stored reasons came back with the candidates: nobody was explained again
     assert again["by_reason"] == first["by_reason"]
     assert again["by_churn_type"] == first["by_churn_type"]
+
     def without_deadline(rows: list[dict[str, object]]) -> list[dict[str, object]]:
         return [{k: v for k, v in r.items() if k != "deadline"} for r in rows]
 

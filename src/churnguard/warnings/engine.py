@@ -148,20 +148,9 @@ def evaluate(
 
 
 def find_candidates(
-    base: ir.Table,
-    *,
-    rules: RuleSet,
-    settings: WarningSettings,
-    run_date: date,
-    reasons: ir.Table | None = None,
+    base: ir.Table, *, rules: RuleSet, settings: WarningSettings, run_date: date
 ) -> Candidates:
-    """The engine's part of :func:`evaluate`: thresholds, rule hits, candidates, group warnings.
-
-    ``reasons`` (``subscriber_id`` and the model's reason columns, e.g. the month's
-    scores) are joined to the candidates only, for a ``base`` without them: in
-    ``base``, the reason texts of every subscriber who is no candidate (most of a
-    base) would be carried for nothing.
-    """
+    """The engine's part of :func:`evaluate`: thresholds, rule hits, candidates, group warnings."""
     active = rules.active
     rules.check_columns(base.columns)
     days = _deadline_days(settings)
@@ -209,9 +198,6 @@ def find_candidates(
         keep.append("arrears_streak")
     rule_cols = [c for r in active for c in _rule_columns(r)]
     cand = t.filter((t.churn_probability >= th.yellow) | any_hit).select(*keep, *rule_cols)
-    if reasons is not None and not set(_MODEL_REASONS) & set(keep):
-        got = reasons.select("subscriber_id", *_MODEL_REASONS)
-        cand = cand.left_join(got, "subscriber_id").drop("subscriber_id_right")
     df = cand.execute()
     groups = _group_warnings(group_frames, t, settings=settings, run_date=run_date, days=days)
     return Candidates(frame=df, thresholds=th, groups=groups, scored=scored)

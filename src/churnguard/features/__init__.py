@@ -3,7 +3,8 @@
 Stages call:
 
 - :func:`build_snapshot` / :func:`load_snapshot` / :func:`iter_snapshot` — store and read
-  the snapshot of a month (whole, or in bounded chunks);
+  the snapshot of a month (whole, or in bounded chunks); :func:`load_snapshot_table` reads
+  it as Arrow, for callers that convert it a slice at a time;
 - :func:`snapshot_expr` — the pure Ibis expression (scoring, Spark, parity);
 - :func:`label_expr` / :func:`build_labels` / :func:`labeled_as_ofs` — labels;
 - :func:`training_frame` — stacked snapshots with their labels;
@@ -22,7 +23,14 @@ from .registry import (
     feature,
     feature_columns,
 )
-from .snapshot import SnapshotInfo, build_snapshot, iter_snapshot, load_snapshot, snapshot_expr
+from .snapshot import (
+    SnapshotInfo,
+    build_snapshot,
+    iter_snapshot,
+    load_snapshot,
+    load_snapshot_table,
+    snapshot_expr,
+)
 from .training import training_frame
 
 __all__ = [
@@ -43,6 +51,7 @@ __all__ = [
     "label_lag_months",
     "labeled_as_ofs",
     "load_snapshot",
+    "load_snapshot_table",
     "snapshot_expr",
     "training_frame",
 ]

@@ -27,10 +27,18 @@ from .registry import CATALOG, CATALOG_VERSION, FAMILIES
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
+    import pyarrow as pa
 
     from ..config import Settings
 
-__all__ = ["SnapshotInfo", "build_snapshot", "iter_snapshot", "load_snapshot", "snapshot_expr"]
+__all__ = [
+    "SnapshotInfo",
+    "build_snapshot",
+    "iter_snapshot",
+    "load_snapshot",
+    "load_snapshot_table",
+    "snapshot_expr",
+]
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +228,19 @@ def load_snapshot(
 
     with _stored(settings, as_of) as (con, month):
         return store.read_snapshot(con, month, subscriber_ids=subscriber_ids, ordered=ordered)
+
+
+def load_snapshot_table(settings: Settings, *, as_of: date | str) -> pa.Table:
+    """The stored snapshot at ``as_of`` as an Arrow table, rows in storage order.
+
+    For callers that go through a whole base a slice at a time (see
+    :func:`~churnguard.features.store.read_snapshot_table`). Raises
+    :class:`NotFoundError` as :func:`load_snapshot` does.
+    """
+    from . import store
+
+    with _stored(settings, as_of) as (con, month):
+        return store.read_snapshot_table(con, month)
 
 
 def iter_snapshot(

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ __all__ = [
     "explain_with_reasons",
     "load_registered",
     "month_frame",
+    "month_table",
     "reasons_table",
     "score_month",
     "store_reasons",
@@ -177,20 +178,70 @@ def load_registered(
     return row, model
 
 
-def month_frame(settings: Settings, *, as_of: date) -> pd.DataFrame:
-    """The feature snapshot of ``as_of`` (rows in storage order), built first when missing.
+def month_table(settings: Settings, *, as_of: date) -> pa.Table:
+    """The feature snapshot of ``as_of`` as Arrow (rows in storage order), built first when missing.
 
     Scoring does not need the rows by subscriber (ranks break ties by subscriber id
     themselves), and ordering a million rows of a hundred features costs a copy of all.
+    :func:`compute_scores` converts it to pandas a slice at a time.
     """
-    from ..features import build_snapshot, load_snapshot
+    from ..features import build_snapshot, load_snapshot_table
 
     try:
-        return load_snapshot(settings, as_of=as_of, ordered=False)
+        return load_snapshot_table(settings, as_of=as_of)
     except NotFoundError:
         log.info("no snapshot for %s yet: building it", f"{as_of:%Y-%m}")
         build_snapshot(settings, as_of=as_of)
-        return load_snapshot(settings, as_of=as_of, ordered=False)
+        return load_snapshot_table(settings, as_of=as_of)
+
+
+def month_frame(settings: Settings, *, as_of: date) -> pd.DataFrame:
+    """:func:`month_table` as one pandas DataFrame."""
+    from ..features.store import arrow_frame
+
+    return arrow_frame(month_table(settings, as_of=as_of), consume=True)
+
+
+# A month's snapshot rows held in memory: pandas, or Arrow as month_table reads them.
+Snapshot: TypeAlias = pd.DataFrame | pa.Table
+
+# Rows of an Arrow snapshot converted to pandas and scored at a time. Converting a
+# million rows at once fills ~1 GB of fresh memory (~2 s on the 2-core build machine,
+# where first touches of memory are slow); slices reuse the memory of the previous one.
+SCORE_SLICE = 65_536
+
+
+def _snapshot_ids(frame: Snapshot) -> np.ndarray:
+    """The rows' subscriber ids as an object array of text."""
+    if isinstance(frame, pa.Table):
+        ids: np.ndarray = (
+            frame.column("subscriber_id").cast(pa.string()).to_numpy(zero_copy_only=False)
+        )
+        return ids
+    out: np.ndarray = frame["subscriber_id"].astype(str).to_numpy()
+    return out
+
+
+def _snapshot_at(frame: Snapshot, positions: np.ndarray) -> pd.DataFrame:
+    """The rows at ``positions`` as a pandas frame (index 0..n-1)."""
+    if isinstance(frame, pa.Table):
+        from ..features.store import arrow_frame
+
+        return arrow_frame(frame.take(pa.array(positions, type=pa.int64())), consume=True)
+    return frame.take(positions).reset_index(drop=True)
+
+
+def _raw_scores(model: TrainedModel, frame: Snapshot) -> np.ndarray:
+    """The model's raw scores of every row (an Arrow snapshot a slice at a time)."""
+    if not isinstance(frame, pa.Table):
+        return model.raw_scores(frame)
+    from ..features.store import arrow_frame
+
+    raw = np.empty(frame.num_rows, dtype=np.float64)
+    for start in range(0, frame.num_rows, SCORE_SLICE):
+        part = arrow_frame(frame.slice(start, SCORE_SLICE))
+        raw[start : start + len(part)] = model.raw_scores(part)
+    return raw
 
 
 def _write_warehouse(
@@ -225,14 +276,16 @@ def _write_warehouse(
         backend.disconnect()
 
 
-def _snapshot_rows(frame: pd.DataFrame, subscriber_ids: Sequence[str]) -> pd.DataFrame:
-    """The rows of an in-memory snapshot for ``subscriber_ids``, by subscriber (unknown: skipped).
+def _snapshot_rows(frame: Snapshot, subscriber_ids: Sequence[str]) -> pd.DataFrame:
+    """The rows of an in-memory snapshot for ``subscriber_ids``, in ``frame``'s order.
 
-    ``frame`` holds each subscriber once, in any order.
+    ``frame`` holds each subscriber once, in any order; unknown ids are skipped.
+    Taking the rows in the frame's own order reads each column front to back: on
+    178 k of a million rows × 100 columns 0.13 s, against 0.35–0.95 s in id order.
     """
-    wanted = np.sort(pd.unique(np.asarray(subscriber_ids, dtype=object).astype(str)))
-    pos = pd.Index(frame["subscriber_id"]).get_indexer(wanted)
-    return frame.take(pos[pos >= 0]).reset_index(drop=True)
+    wanted = pd.unique(np.asarray(subscriber_ids, dtype=object).astype(str))
+    pos = pd.Index(_snapshot_ids(frame)).get_indexer(wanted)
+    return _snapshot_at(frame, np.sort(pos[pos >= 0]))
 
 
 def explain_subscribers(
@@ -241,7 +294,7 @@ def explain_subscribers(
     as_of: date,
     version: str,
     subscriber_ids: Sequence[str],
-    frame: pd.DataFrame | None = None,
+    frame: Snapshot | None = None,
     model: TrainedModel | None = None,
 ) -> pd.DataFrame:
     """Model reasons for some customers of a scored month.
@@ -252,9 +305,9 @@ def explain_subscribers(
     one row per known customer, in no particular order (read from storage the rows
     stream as stored: sorting millions of snapshot rows first held them all in memory).
 
-    ``frame`` is the month's whole snapshot when the caller holds it already (the
-    rows are then taken from it instead of read again), ``model`` the loaded
-    ``version``.
+    ``frame`` is the month's whole snapshot (pandas or Arrow) when the caller holds
+    it already (the rows are then taken from it instead of read again), ``model``
+    the loaded ``version``.
     """
     from ..features import iter_snapshot
 
@@ -367,37 +420,40 @@ def compute_scores(
     settings: Settings,
     *,
     as_of: date,
-    frame: pd.DataFrame,
+    frame: Snapshot,
     model: TrainedModel,
     version: str,
     explain_share: float,
 ) -> tuple[pd.DataFrame, int]:
     """Scores (:data:`OUTPUT_COLUMNS`, by rank) of the snapshot rows ``frame``, not yet stored.
 
+    ``frame`` is pandas or Arrow (:func:`month_table`; scored a slice at a time).
+
     Reasons are computed for the highest-risk ``explain_share`` of rows only; the
     others carry ``NA`` reasons. Returns the scores and how many rows were explained.
     """
-    if frame.empty:
+    ids = _snapshot_ids(frame)
+    if len(ids) == 0:
         raise NotFoundError(f"the snapshot of {as_of:%Y-%m} has no subscribers to score")
-    raw = model.raw_scores(frame)
+    raw = _raw_scores(model, frame)
     prob = model.calibrator.transform(raw)
-    order = _rank_order(prob, frame["subscriber_id"].astype(str).to_numpy())
+    order = _rank_order(prob, ids)
     rank = np.empty(len(prob), dtype=np.int64)
     rank[order] = np.arange(1, len(prob) + 1)
     scores = pd.DataFrame(
         {
             "as_of": as_of,
-            "subscriber_id": frame["subscriber_id"].astype(str).to_numpy(),
+            "subscriber_id": ids,
             "model_version": version,
             "churn_probability": prob,
             "raw_score": raw,
             "rank": rank,
         }
     )
-    explain_rows = int(np.ceil(explain_share * len(frame)))
+    explain_rows = int(np.ceil(explain_share * len(ids)))
     chosen = np.sort(order[:explain_rows])
     reasons = (
-        explain_with_reasons(model, frame.iloc[chosen], top=settings.models.reasons_top)
+        explain_with_reasons(model, _snapshot_at(frame, chosen), top=settings.models.reasons_top)
         if len(chosen)
         else pd.DataFrame(columns=list(REASON_COLUMNS))
     )
@@ -449,7 +505,7 @@ def score_month(
     as_of: date | str,
     version: str | None = None,
     out: Path | None = None,
-    frame: pd.DataFrame | None = None,
+    frame: Snapshot | None = None,
     explain_share: float | None = None,
 ) -> ScoreResult:
     """Score every subscriber of the month's snapshot with the champion (or ``version``).
@@ -466,7 +522,8 @@ def score_month(
     out
         Also write the scores to this ``.parquet`` / ``.csv`` file.
     frame
-        The snapshot rows to score (default: read or build the month's snapshot).
+        The snapshot rows to score, pandas or Arrow (default: the month's snapshot,
+        read as Arrow or built first).
     explain_share
         Overrides ``settings.models.explain_share``; ``0`` scores without reasons
         (``warn`` then explains only the customers it warns, see
@@ -479,7 +536,7 @@ def score_month(
     if out is not None and out.suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise InputError(f"--out {out}: use a .parquet or .csv file name")
     row, model = load_registered(settings, version=version)
-    snap = month_frame(settings, as_of=month) if frame is None else frame
+    snap = month_table(settings, as_of=month) if frame is None else frame
     share = settings.models.explain_share if explain_share is None else explain_share
     scores, explained = compute_scores(
         settings, as_of=month, frame=snap, model=model, version=row["version"], explain_share=share

@@ -31,6 +31,7 @@ from .store import RecordSummary, WarningPush, open_warnings, record
 if TYPE_CHECKING:
     from ..config import Settings
     from ..models.artifacts import TrainedModel
+    from ..models.scoring import Snapshot
 
 __all__ = [
     "WarnResult",
@@ -185,8 +186,8 @@ class _PendingScores:
 
 def _ensure_scores(
     settings: Settings, *, as_of: date, write: bool
-) -> tuple[list[str], pd.DataFrame | None, _PendingScores | None]:
-    """:func:`ensure_scores`; also the month's snapshot frame when it was read for scoring.
+) -> tuple[list[str], Snapshot | None, _PendingScores | None]:
+    """:func:`ensure_scores`; also the month's snapshot (Arrow) when it was read for scoring.
 
     With ``write=False`` new scores are returned (not stored): ``warn`` joins them
     in memory and stores them once with the reasons of the customers it warns.
@@ -194,7 +195,7 @@ def _ensure_scores(
     from ..features import build_snapshot
     from ..features.store import has_snapshot
     from ..models.registry import champion
-    from ..models.scoring import compute_scores, load_registered, month_frame, write_scores
+    from ..models.scoring import compute_scores, load_registered, month_table, write_scores
 
     version = champion(settings)["version"]
     done: list[str] = []
@@ -218,7 +219,7 @@ def _ensure_scores(
         return done, None, None
     # probabilities for everyone; reasons only for whom warn warns (from the same
     # frame, so the snapshot is read once)
-    frame = month_frame(settings, as_of=as_of)
+    frame = month_table(settings, as_of=as_of)
     row, model = load_registered(settings, version=version)
     scores, _ = compute_scores(
         settings, as_of=as_of, frame=frame, model=model, version=version, explain_share=0.0
@@ -376,7 +377,7 @@ class _Explainer:
         *,
         as_of: date,
         version: str,
-        snapshot: pd.DataFrame | None = None,
+        snapshot: Snapshot | None = None,
         model: TrainedModel | None = None,
     ) -> None:
         self.settings, self.as_of, self.version = settings, as_of, version

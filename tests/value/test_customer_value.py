@@ -89,6 +89,76 @@ def test_values_tiers_lifecycle(tables: dict[str, ibis.Table]) -> None:
     assert pd.isna(out.loc["a", "rfm_r"])
 
 
+def _prepaid_world(order: list[int]) -> dict[str, ibis.Table]:
+    """Ten prepaid customers, p0–p9: p0–p4 behave alike, p5–p9 top up more, later, more."""
+    months = [date(2025, m, 1) for m in range(1, 7)]
+    ids = [f"p{i}" for i in range(10)]
+    subs = pd.DataFrame(
+        {
+            "subscriber_id": ids,
+            "service_type": "mobile",
+            "payment_type": "prepaid",
+            "customer_type": "individual",
+            "region": "r1",
+            "monthly_fee": 10.0,
+            "activation_date": date(2023, 1, 1),
+            "churn_date": date(2026, 1, 1),  # after the as-of month: active
+        }
+    )
+    bill = []
+    for i, sid in enumerate(ids):
+        tops = 2 if i < 5 else 2 + (i - 4)  # p5: 3 top-ups ... p9: 6 (every month)
+        for k, mth in enumerate(months):
+            # the alike top up in Jan and Feb; the others in their last months
+            topped = k < tops if i < 5 else k >= 6 - tops
+            bill.append((sid, mth, 0.0, 10.0 * (1 + i // 5) if topped else 0.0))
+    billing = pd.DataFrame(bill, columns=["subscriber_id", "month", "amount_due", "amount_paid"])
+    usage = pd.DataFrame(
+        [(s, m, 10) for s in ids for m in months], columns=["subscriber_id", "month", "active_days"]
+    )
+    con = ibis.duckdb.connect()
+    return {
+        "subscribers": con.create_table("subscribers", subs.iloc[order]),
+        "billing": con.create_table("billing", billing.sample(frac=1.0, random_state=order[0])),
+        "usage": con.create_table("usage", usage),
+    }
+
+
+def test_rfm_scores_equal_customers_alike_whatever_the_row_order() -> None:
+    """Equal behaviour, equal RFM scores; row order changes nothing; the best scores 5."""
+    cols = ["rfm_r", "rfm_f", "rfm_m", "rfm_segment"]
+    runs = []
+    for order in (list(range(10)), list(range(9, -1, -1)), [3, 7, 0, 9, 5, 1, 8, 2, 6, 4]):
+        out = customer_value(
+            _prepaid_world(order), as_of=date(2025, 6, 1), settings=ValueSettings()
+        ).execute()
+        runs.append(out.set_index("subscriber_id").sort_index()[cols])
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(other, runs[0])
+    out = runs[0]
+    alike = out.loc[[f"p{i}" for i in range(5)]]
+    assert (alike[cols].nunique() == 1).all()  # p0–p4: one score each
+    # p0–p4, half the base, last topped up in February with 2 top-ups of 10: each a
+    # mid-rank share of 0.25 → score 2 (ntile gave them 1, 1, 2, 2, 3)
+    assert alike.iloc[0][["rfm_r", "rfm_f", "rfm_m"]].tolist() == [2, 2, 2]
+    assert alike["rfm_segment"].iloc[0] == "lapsing"
+    # p5–p9 topped up in June (recency 0, a tie: share 0.75 → 4); top-ups 3, 4, 5, 6, 6
+    # (p8 and p9 tie: share 0.9 → 5) and amounts 60, 80, 100, 120, 120 alike
+    assert out.loc[[f"p{i}" for i in range(5, 10)], "rfm_r"].tolist() == [4] * 5
+    assert out.loc[[f"p{i}" for i in range(5, 10)], "rfm_f"].tolist() == [3, 4, 4, 5, 5]
+    assert out.loc[[f"p{i}" for i in range(5, 10)], "rfm_m"].tolist() == [3, 4, 4, 5, 5]
+    assert out.loc["p9", "rfm_segment"] == "champions"  # r 4, score 14
+    assert out.loc["p5", "rfm_segment"] == "loyal"  # r 4, score 10
+
+
+def test_rfm_is_null_without_billing(tables: dict[str, ibis.Table]) -> None:
+    """No billing table: no top-ups known, so no RFM scores or segment (not all alike)."""
+    no_bills = {k: v for k, v in tables.items() if k != "billing"}
+    out = customer_value(no_bills, as_of=date(2025, 6, 1), settings=ValueSettings()).execute()
+    assert out[["rfm_r", "rfm_f", "rfm_m"]].isna().all().all()
+    assert out["rfm_segment"].isna().all()
+
+
 def test_clv_and_matrix(tables: dict[str, ibis.Table]) -> None:
     risk = ibis.memtable(
         pd.DataFrame(

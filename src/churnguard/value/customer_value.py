@@ -129,23 +129,37 @@ def customer_value(
 
 
 def _with_rfm(t: ir.Table) -> ir.Table:
-    """RFM scores 1–5 among prepaid customers (recency: months since last top-up)."""
+    """RFM scores 1–5 among prepaid customers (recency: months since last top-up).
+
+    A score is the quintile of the customer's mid-rank share (the share of customers
+    before the customer's tie group plus half of that group): distinct values split
+    into five equal groups, and customers with the same recency, frequency or amount
+    get the same score (``ntile`` split ties by row order, so equal customers scored
+    differently from run to run). The best values score 5. Without billing data (no
+    frequency) the scores and the segment are null.
+    """
     prepaid = t.payment_type == "prepaid"
-    w = ibis.window(group_by=t.payment_type, order_by=ibis.desc(t.recency_months.fill_null(99)))
-    wf = ibis.window(group_by=t.payment_type, order_by=t.frequency_6m)
-    wm = ibis.window(group_by=t.payment_type, order_by=t.monetary_6m)
-    r = (ibis.ntile(5).over(w) + 1).cast("int64")
-    f = (ibis.ntile(5).over(wf) + 1).cast("int64")
-    mo = (ibis.ntile(5).over(wm) + 1).cast("int64")
+    known = prepaid & t.frequency_6m.notnull()
+    rows = t.subscriber_id.count().over(ibis.window(group_by=t.payment_type))
+
+    def quintile(order: ir.Value) -> ir.IntegerValue:
+        w = ibis.window(group_by=t.payment_type, order_by=order)
+        # ibis ranks from 0: rank() is the number of customers before the tie group
+        mid = (ibis.rank().over(w) / rows + ibis.cume_dist().over(w)) / 2
+        return (mid * 5).floor().cast("int64").clip(0, 4) + 1
+
     t = t.mutate(
-        rfm_r=ibis.cases((prepaid, r), else_=ibis.null("int64")),
-        rfm_f=ibis.cases((prepaid, f), else_=ibis.null("int64")),
-        rfm_m=ibis.cases((prepaid, mo), else_=ibis.null("int64")),
+        rfm_r=ibis.cases(
+            (known, quintile(ibis.desc(t.recency_months.fill_null(99)))),
+            else_=ibis.null("int64"),
+        ),
+        rfm_f=ibis.cases((known, quintile(t.frequency_6m)), else_=ibis.null("int64")),
+        rfm_m=ibis.cases((known, quintile(t.monetary_6m)), else_=ibis.null("int64")),
     )
     score = t.rfm_r + t.rfm_f + t.rfm_m
     return t.mutate(
         rfm_segment=ibis.cases(
-            (~prepaid, ibis.null("string")),
+            (~prepaid | t.rfm_r.isnull(), ibis.null("string")),
             ((t.rfm_r >= 4) & (score >= 12), "champions"),
             ((t.rfm_r >= 3) & (score >= 9), "loyal"),
             ((t.rfm_r <= 2) & (t.rfm_m >= 4), "at_risk_high_value"),

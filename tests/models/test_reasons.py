@@ -7,6 +7,7 @@ from churnguard.models.reasons import (
     ReasonText,
     category_contributions,
     column_value_reasons,
+    format_values,
     render_catalog_reasons,
     top_indices,
 )
@@ -97,3 +98,20 @@ def test_join_texts_skips_empty_and_missing_pieces() -> None:
     assert out.dtype == object
     assert join_texts([a], "; ").tolist() == ["calls down", "", "", "x", ""]
     assert join_texts([], ";").tolist() == []
+
+
+def test_format_values_per_format_with_missing_and_non_finite() -> None:
+    """Each format's text; NA for missing and ±inf; -0.0 reads 0.0; the index is kept."""
+    v = pd.Series([0.123, -0.456, np.nan, np.inf, -0.04, 2.5, 0.123], index=list("abcdefg"))
+    got = {
+        fmt: format_values(v, fmt).fillna("?").tolist()
+        for fmt in ("pct_change", "share_pct", "integer", "abs_decimal", "one_decimal")
+    }
+    assert got["pct_change"] == ["12", "46", "?", "?", "4", "250", "12"]
+    assert got["share_pct"] == ["12", "-46", "?", "?", "-4", "250", "12"]
+    assert got["integer"] == ["0", "0", "?", "?", "0", "2", "0"]  # 2.5 rounds half to even
+    assert got["abs_decimal"] == ["0.1", "0.5", "?", "?", "0.0", "2.5", "0.1"]
+    assert got["one_decimal"] == ["0.1", "-0.5", "?", "?", "0.0", "2.5", "0.1"]
+    out = format_values(v, "integer")
+    assert list(out.index) == list("abcdefg") and str(out.dtype) == "string"
+    assert out.isna().tolist() == [False, False, True, True, False, False, False]

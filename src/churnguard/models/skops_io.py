@@ -8,11 +8,16 @@ extra types our pipelines need; everything else skops already trusts.
 from __future__ import annotations
 
 from pathlib import Path
-
-import skops.io as sio
-from sklearn.pipeline import Pipeline
+from typing import TYPE_CHECKING
 
 from ..errors import StateError
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# skops is imported where it is used: importing it walks every scikit-learn module
+# (their tests included, which import pytest), ~0.5 s that commands scoring with
+# LightGBM never need.
 
 __all__ = ["TRUSTED_TYPES", "load_pipeline", "save_pipeline"]
 
@@ -28,11 +33,16 @@ TRUSTED_TYPES: tuple[str, ...] = (
 
 def save_pipeline(pipeline: Pipeline, path: Path) -> None:
     """Write ``pipeline`` with skops."""
+    import skops.io as sio
+
     sio.dump(pipeline, path)
 
 
 def load_pipeline(path: Path) -> Pipeline:
     """Read a skops file, refusing any type outside ``TRUSTED_TYPES``."""
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+
     untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
     if untrusted:
         raise StateError(

@@ -20,7 +20,7 @@ from .. import __version__
 from ..errors import ChurnguardError
 from ._common import WorkspaceOpt, console, err_console, settings_for
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "script"]
 
 app = typer.Typer(
     name="churnguard",
@@ -105,7 +105,7 @@ def _register() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``churnguard`` script."""
+    """Run the command line once (raises ``SystemExit`` with the exit status)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _register()
     try:
@@ -113,9 +113,21 @@ def main() -> None:
         app()
     except ChurnguardError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        _leave(1)
+        raise SystemExit(1) from None
+
+
+def script() -> NoReturn:
+    """Entry point of the ``churnguard`` script: :func:`main`, then a fast process exit.
+
+    Only the script's own process ends this way; :func:`main` itself raises
+    ``SystemExit`` like any command-line function, for callers running it in
+    their own process (tests, embedding).
+    """
+    try:
+        main()
     except SystemExit as exc:
         _leave(exc.code)
+    _leave(0)
 
 
 def _leave(code: object) -> NoReturn:

@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -173,7 +174,7 @@ def test_explanations_from_the_frame_in_memory_equal_the_stored_rows(trained: Pa
 
     from churnguard.config import load_settings
     from churnguard.models.registry import champion
-    from churnguard.models.scoring import explain_subscribers, month_frame
+    from churnguard.models.scoring import explain_subscribers, month_frame, month_table
 
     settings = load_settings(trained)
     month = date(2024, 11, 1)
@@ -191,6 +192,15 @@ def test_explanations_from_the_frame_in_memory_equal_the_stored_rows(trained: Pa
     )
     assert len(read) == 4
     pd.testing.assert_frame_equal(held, read)
+    table = month_table(settings, as_of=month)  # the Arrow snapshot warn holds
+    pd.testing.assert_frame_equal(
+        by_id(
+            explain_subscribers(
+                settings, as_of=month, version=version, subscriber_ids=ids, frame=table
+            )
+        ),
+        read,
+    )
     shuffled = frame.sample(frac=1.0, random_state=0)
     pd.testing.assert_frame_equal(
         by_id(
@@ -200,6 +210,38 @@ def test_explanations_from_the_frame_in_memory_equal_the_stored_rows(trained: Pa
         ),
         read,
     )
+
+
+def test_scores_of_the_arrow_snapshot_in_slices_equal_the_pandas_frame(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring the Arrow snapshot a slice at a time gives the frame's scores exactly."""
+    from datetime import date
+
+    from churnguard.config import load_settings
+    from churnguard.models import scoring
+    from churnguard.models.registry import champion
+
+    settings = load_settings(trained)
+    month = date(2024, 11, 1)
+    version = champion(settings)["version"]
+    _row, model = scoring.load_registered(settings, version=version)
+    frame = scoring.month_frame(settings, as_of=month)
+    whole, _ = scoring.compute_scores(
+        settings, as_of=month, frame=frame, model=model, version=version, explain_share=0.1
+    )
+    monkeypatch.setattr(scoring, "SCORE_SLICE", 37)  # many slices, a short last one
+    sliced, explained = scoring.compute_scores(
+        settings,
+        as_of=month,
+        frame=scoring.month_table(settings, as_of=month),
+        model=model,
+        version=version,
+        explain_share=0.1,
+    )
+    assert len(sliced) == len(frame) and explained == int(np.ceil(0.1 * len(frame)))
+    cols = [c for c in sliced.columns if c != "scored_at"]
+    pd.testing.assert_frame_equal(sliced[cols], whole[cols])
 
 
 def test_explanations_in_chunks_equal_one_pass(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,20 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         str(ws),
     )
     return ws
+
+
+def _scored_month(trained: Path) -> tuple[Any, date, str]:
+    """The trained workspace's settings, the month its tests explain, and the champion."""
+    from churnguard.config import load_settings
+    from churnguard.models.registry import champion
+
+    settings = load_settings(trained)
+    return settings, date(2024, 11, 1), str(champion(settings)["version"])
+
+
+def _by_id(f: pd.DataFrame) -> pd.DataFrame:
+    """Explanations come in no set order: by subscriber, to compare them."""
+    return f.sort_values("subscriber_id", ignore_index=True)
 
 
 def test_warn_scores_grades_and_stores(trained: Path) -> None:
@@ -170,61 +186,32 @@ def test_worklist_errors_are_clear(trained: Path) -> None:
 
 def test_explanations_from_the_frame_in_memory_equal_the_stored_rows(trained: Path) -> None:
     """warn explains from the snapshot it scored: the same reasons as rows read again."""
-    from datetime import date
-
-    from churnguard.config import load_settings
-    from churnguard.models.registry import champion
     from churnguard.models.scoring import explain_subscribers, month_frame, month_table
 
-    settings = load_settings(trained)
-    month = date(2024, 11, 1)
-    version = champion(settings)["version"]
+    settings, month, version = _scored_month(trained)
     frame = month_frame(settings, as_of=month)
     # some customers, out of order, one twice and one unknown
     ids = [*frame["subscriber_id"].iloc[[40, 3, 17, 3, 900]].astype(str), "NOPE"]
 
-    def by_id(f: pd.DataFrame) -> pd.DataFrame:  # explanations come in no set order
-        return f.sort_values("subscriber_id", ignore_index=True)
-
-    read = by_id(explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids))
-    held = by_id(
-        explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids, frame=frame)
-    )
+    read = _by_id(explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids))
     assert len(read) == 4
-    pd.testing.assert_frame_equal(held, read)
-    table = month_table(settings, as_of=month)  # the Arrow snapshot warn holds
-    pd.testing.assert_frame_equal(
-        by_id(
-            explain_subscribers(
-                settings, as_of=month, version=version, subscriber_ids=ids, frame=table
-            )
-        ),
-        read,
-    )
+    # the pandas frame, the Arrow table warn holds, and the frame in another row order
+    table = month_table(settings, as_of=month)
     shuffled = frame.sample(frac=1.0, random_state=0)
-    pd.testing.assert_frame_equal(
-        by_id(
-            explain_subscribers(
-                settings, as_of=month, version=version, subscriber_ids=ids, frame=shuffled
-            )
-        ),
-        read,
-    )
+    for held in (frame, table, shuffled):
+        got = explain_subscribers(
+            settings, as_of=month, version=version, subscriber_ids=ids, frame=held
+        )
+        pd.testing.assert_frame_equal(_by_id(got), read)
 
 
 def test_scores_of_the_arrow_snapshot_in_slices_equal_the_pandas_frame(
     trained: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Scoring the Arrow snapshot a slice at a time gives the frame's scores exactly."""
-    from datetime import date
-
-    from churnguard.config import load_settings
     from churnguard.models import scoring
-    from churnguard.models.registry import champion
 
-    settings = load_settings(trained)
-    month = date(2024, 11, 1)
-    version = champion(settings)["version"]
+    settings, month, version = _scored_month(trained)
     _row, model = scoring.load_registered(settings, version=version)
     frame = scoring.month_frame(settings, as_of=month)
     whole, _ = scoring.compute_scores(
@@ -248,23 +235,14 @@ def test_explanations_in_chunks_equal_one_pass(
     trained: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Explanations are computed a bounded chunk at a time; chunks change nothing."""
-    from datetime import date
-
-    from churnguard.config import load_settings
     from churnguard.features import iter_snapshot, load_snapshot
     from churnguard.models import scoring
-    from churnguard.models.registry import champion
 
-    settings = load_settings(trained)
-    month = date(2024, 11, 1)
-    version = champion(settings)["version"]
+    settings, month, version = _scored_month(trained)
     frame = load_snapshot(settings, as_of=month)
     ids = frame["subscriber_id"].iloc[::7].astype(str).tolist()
 
-    def by_id(f: pd.DataFrame) -> pd.DataFrame:  # explanations come in no set order
-        return f.sort_values("subscriber_id", ignore_index=True)
-
-    whole = by_id(
+    whole = _by_id(
         scoring.explain_subscribers(settings, as_of=month, version=version, subscriber_ids=ids)
     )
     assert len(whole) == len(ids) and whole["top_reasons_en"].notna().all()
@@ -273,12 +251,12 @@ def test_explanations_in_chunks_equal_one_pass(
         chunked = scoring.explain_subscribers(
             settings, as_of=month, version=version, subscriber_ids=ids, frame=held
         )
-        pd.testing.assert_frame_equal(by_id(chunked), whole)
+        pd.testing.assert_frame_equal(_by_id(chunked), whole)
     streamed = list(
         iter_snapshot(settings, as_of=month, subscriber_ids=ids, rows_per_chunk=50, ordered=False)
     )
     pd.testing.assert_frame_equal(
-        by_id(pd.concat(streamed, ignore_index=True)), frame.iloc[::7].reset_index(drop=True)
+        _by_id(pd.concat(streamed, ignore_index=True)), frame.iloc[::7].reset_index(drop=True)
     )
     parts = list(iter_snapshot(settings, as_of=month, subscriber_ids=ids, rows_per_chunk=50))
     assert max(len(p) for p in parts) <= 50 and len(parts) == -(-len(ids) // 50)
